@@ -1,0 +1,163 @@
+/*
+ * buf.c - growable byte buffer.
+ *
+ * Growth doubles the capacity (at least BUF_MIN_CAP), falling back to the
+ * exact size needed when doubling would overflow. One byte past len is
+ * always kept for the terminating NUL; see buf.h for the invariants.
+ */
+#include "base/buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void buf_fini(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+int buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need;
+	size_t cap;
+	char *data;
+
+	/* need = len + extra + 1 (the NUL), checked */
+	if (extra > SIZE_MAX - 1 - b->len)
+		return EMSGSIZE;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+
+	cap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2) {
+			cap = need;
+			break;
+		}
+		cap *= 2;
+	}
+
+	data = realloc(b->data, cap);
+	if (!data)
+		return ENOMEM;
+	data[b->len] = '\0';
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+	int err;
+
+	if (len == 0)
+		return 0;
+	/*
+	 * Appending a piece of the buffer to itself survives the realloc.
+	 * Compared as integers: relational operators on pointers into
+	 * different objects are undefined.
+	 */
+	uintptr_t src = (uintptr_t)data;
+	uintptr_t start = (uintptr_t)b->data;
+	if (b->data && src >= start && src - start < b->len) {
+		size_t off = (size_t)(src - start);
+
+		err = buf_reserve(b, len);
+		if (err)
+			return err;
+		data = b->data + off;
+	} else {
+		err = buf_reserve(b, len);
+		if (err)
+			return err;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_append_view(struct buf *b, struct view v)
+{
+	return buf_append(b, v.p, v.len);
+}
+
+int buf_append_cstr(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	size_t room;
+	int n;
+	int err;
+
+	/* First try in the space already there; most calls fit. */
+	room = b->cap > b->len ? b->cap - b->len : 0;
+	va_copy(ap2, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
+	va_end(ap2);
+	if (n < 0) {
+		err = EINVAL;
+		goto out;
+	}
+	if ((size_t)n < room) {
+		b->len += (size_t)n;
+		return 0;
+	}
+
+	err = buf_reserve(b, (size_t)n);
+	if (err)
+		goto out;
+	va_copy(ap2, ap);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
+	va_end(ap2);
+	if (n < 0) {
+		err = EINVAL;
+		goto out;
+	}
+	b->len += (size_t)n;
+	return 0;
+
+out:
+	/* vsnprintf may have written past len: restore the terminator. */
+	if (b->data)
+		b->data[b->len] = '\0';
+	return err;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+struct view buf_view(const struct buf *b)
+{
+	return view_make(b->data ? b->data : "", b->len);
+}

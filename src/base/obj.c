@@ -1,0 +1,104 @@
+/*
+ * obj.c - reference-counted allocations.
+ *
+ * Layout: [struct obj_header][user memory]. The header is a union with
+ * max_align_t, so its size is a multiple of that alignment and the user
+ * memory after it is aligned as malloc would align it.
+ *
+ * Memory order: a reference is only taken by someone who already holds one,
+ * so obj_ref can be relaxed. obj_unref releases, and the thread that drops
+ * the count to zero acquires before the destructor runs, so every write made
+ * by other holders before their unref is visible to the destructor.
+ */
+#include "base/obj.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define OBJ_MAGIC 0x6f626a21u /* "obj!", catches foreign pointers */
+
+struct obj_header {
+	union {
+		struct {
+			atomic_uint refs;      /* live references */
+			unsigned magic;        /* OBJ_MAGIC while alive */
+			obj_destroy_h *destroy; /* may be NULL */
+		} h;
+		max_align_t align; /* keeps the user memory aligned */
+	} u;
+};
+
+static_assert(sizeof(struct obj_header) % alignof(max_align_t) == 0,
+	      "object header must keep max_align_t alignment");
+
+static struct obj_header *header_of(const void *obj)
+{
+	uintptr_t p = (uintptr_t)obj - sizeof(struct obj_header);
+
+	return (struct obj_header *)p;
+}
+
+void *obj_alloc(size_t size, obj_destroy_h *destroy)
+{
+	struct obj_header *hdr;
+
+	if (size > SIZE_MAX - sizeof(*hdr))
+		return NULL;
+	hdr = calloc(1, sizeof(*hdr) + size);
+	if (!hdr)
+		return NULL;
+	atomic_init(&hdr->u.h.refs, 1);
+	hdr->u.h.magic = OBJ_MAGIC;
+	hdr->u.h.destroy = destroy;
+	return hdr + 1;
+}
+
+void *obj_ref(void *obj)
+{
+	struct obj_header *hdr;
+
+	if (!obj)
+		return NULL;
+	hdr = header_of(obj);
+	assert(hdr->u.h.magic == OBJ_MAGIC);
+	unsigned old = atomic_fetch_add_explicit(&hdr->u.h.refs, 1,
+						 memory_order_relaxed);
+	assert(old > 0 && old < UINT_MAX);
+	(void)old;
+	return obj;
+}
+
+void *obj_unref(void *obj)
+{
+	struct obj_header *hdr;
+	unsigned old;
+
+	if (!obj)
+		return NULL;
+	hdr = header_of(obj);
+	assert(hdr->u.h.magic == OBJ_MAGIC);
+	old = atomic_fetch_sub_explicit(&hdr->u.h.refs, 1,
+					memory_order_release);
+	assert(old > 0);
+	if (old != 1)
+		return NULL;
+
+	atomic_thread_fence(memory_order_acquire);
+	if (hdr->u.h.destroy)
+		hdr->u.h.destroy(obj);
+	hdr->u.h.magic = 0;
+	free(hdr);
+	return NULL;
+}
+
+unsigned obj_refcount(const void *obj)
+{
+	if (!obj)
+		return 0;
+	return atomic_load_explicit(&header_of(obj)->u.h.refs,
+				    memory_order_relaxed);
+}

@@ -1,0 +1,49 @@
+/*
+ * view.h - borrowed byte ranges (pointer + length).
+ *
+ * A view never owns its bytes and is not NUL-terminated: it is valid only
+ * while the buffer it points into lives (for a parsed SIP message, while the
+ * message is held). An empty view has len 0; a view whose p is NULL means
+ * "absent" where the difference matters (a parameter with no value).
+ */
+#ifndef SIPD_BASE_VIEW_H
+#define SIPD_BASE_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct view {
+	const char *p; /* borrowed; NULL = absent */
+	size_t len;    /* bytes */
+};
+
+#define VIEW_LIT(s) ((struct view){ .p = (s), .len = sizeof(s) - 1 })
+#define VIEW_NULL ((struct view){ .p = NULL, .len = 0 })
+
+static inline struct view view_make(const char *p, size_t len)
+{
+	return (struct view){ .p = p, .len = len };
+}
+
+struct view view_from_cstr(const char *s);
+
+static inline bool view_is_null(struct view v)
+{
+	return v.p == NULL;
+}
+
+bool view_eq(struct view a, struct view b);
+/* ASCII case-insensitive comparison. */
+bool view_eq_nocase(struct view a, struct view b);
+bool view_eq_cstr(struct view a, const char *s);
+bool view_eq_cstr_nocase(struct view a, const char *s);
+/* Strip SP, HTAB, CR and LF at both ends (folded LWS included). */
+struct view view_trim(struct view v);
+/*
+ * Decimal digits only, no sign, no spaces; fails (false) on an empty view,
+ * a non-digit or a value above max. *out is written only on success.
+ */
+bool view_to_u64(struct view v, uint64_t max, uint64_t *out);
+
+#endif
