@@ -476,7 +476,12 @@ static int decode_tel(struct sip_uri *u, struct view v, const char **reason)
 	}
 	rest = u->params;
 	while (list_next(&rest, ';', &name, &value)) {
-		if (!tel_param_valid(name, value)) {
+		struct view earlier;
+		/* RFC 3966 §3: each parameter at most once (comparison relies
+		 * on it) */
+		if (!tel_param_valid(name, value) ||
+		    list_find(view_sub(u->params, 0, (size_t)(name.p - u->params.p)), ';', name,
+			      &earlier)) {
 			*reason = "Bad URI parameter";
 			return EBADMSG;
 		}

@@ -260,6 +260,9 @@ static const struct decode_case decode_cases[] = {
 	BAD("tel:1234", "Bad tel number"),
 	BAD("tel:;phone-context=+1", "Bad tel number"),
 	BAD("tel:+1234;ext=", "Bad URI parameter"),
+	/* each tel parameter at most once (found by fuzzing: equality needs it) */
+	BAD("tel:+1;a=1;a=2", "Bad URI parameter"),
+	BAD("tel:+1;isub=1;ISUB=1", "Bad URI parameter"),
 	BAD("tel:+1234;ext=12a", "Bad URI parameter"),
 	BAD("tel:+1234;isub", "Bad URI parameter"),
 	BAD("tel:+1234;=x", "Bad URI parameter"),
