@@ -23,7 +23,7 @@ deps:
 	@tools/deps.sh build
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --buildtype=debugoptimized
+	meson setup $(BUILD) --buildtype=debugoptimized -Db_lto=true
 
 run: all
 	./$(BUILD)/sipd $(ARGS)

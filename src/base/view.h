@@ -33,13 +33,51 @@ static inline bool view_is_null(struct view v)
 	return v.p == NULL;
 }
 
-bool view_eq(struct view a, struct view b);
-/* ASCII case-insensitive comparison. */
-bool view_eq_nocase(struct view a, struct view b);
+static inline bool view_eq(struct view a, struct view b)
+{
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++) {
+		if (a.p[i] != b.p[i])
+			return false;
+	}
+	return true;
+}
+
+static inline unsigned char view_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ASCII case-insensitive comparison. Inline: it runs for every parameter
+ * name the parser looks at. */
+static inline bool view_eq_nocase(struct view a, struct view b)
+{
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++) {
+		if (view_lower((unsigned char)a.p[i]) != view_lower((unsigned char)b.p[i]))
+			return false;
+	}
+	return true;
+}
 bool view_eq_cstr(struct view a, const char *s);
 bool view_eq_cstr_nocase(struct view a, const char *s);
+/* Against a string literal: its length is known at compile time. */
+#define view_eq_lit(v, lit) view_eq((v), VIEW_LIT(lit))
+#define view_eq_lit_nocase(v, lit) view_eq_nocase((v), VIEW_LIT(lit))
 /* Strip SP, HTAB, CR and LF at both ends (folded LWS included). */
-struct view view_trim(struct view v);
+static inline struct view view_trim(struct view v)
+{
+	while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t' || v.p[0] == '\r' || v.p[0] == '\n')) {
+		v.p++;
+		v.len--;
+	}
+	while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t' ||
+			     v.p[v.len - 1] == '\r' || v.p[v.len - 1] == '\n'))
+		v.len--;
+	return v;
+}
 /*
  * Decimal digits only, no sign, no spaces; fails (false) on an empty view,
  * a non-digit or a value above max. *out is written only on success.

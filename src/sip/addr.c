@@ -47,7 +47,7 @@ static int params_decode(struct sip_addr *addr, struct view rest)
 
 	addr->params = view_trim(rest);
 	while ((rc = sip_param_next(&rest, &p)) == 0) {
-		if (view_eq_cstr_nocase(p.name, "tag")) {
+		if (view_eq_lit_nocase(p.name, "tag")) {
 			if (p.value.p == NULL || p.value.len == 0 || p.value.p[0] == '"')
 				return EBADMSG;
 			addr->tag = p.value;
@@ -190,19 +190,19 @@ int sip_contact_decode(struct sip_contact *out, struct view in, const char **rea
 	rest = c.addr.params;
 	*reason = "Bad Contact parameter";
 	while ((rc = sip_param_next(&rest, &p)) == 0) {
-		if (view_eq_cstr_nocase(p.name, "expires")) {
+		if (view_eq_lit_nocase(p.name, "expires")) {
 			if (p.value.p == NULL || !sip_delta_seconds(p.value, &c.expires))
 				return EBADMSG;
 			c.has_expires = true;
-		} else if (view_eq_cstr_nocase(p.name, "q")) {
+		} else if (view_eq_lit_nocase(p.name, "q")) {
 			if (p.value.p == NULL || !qvalue_decode(p.value, &c.q))
 				return EBADMSG;
 			c.has_q = true;
-		} else if (view_eq_cstr_nocase(p.name, "+sip.instance")) {
+		} else if (view_eq_lit_nocase(p.name, "+sip.instance")) {
 			if (p.value.p == NULL)
 				return EBADMSG;
 			c.instance = p.value;
-		} else if (view_eq_cstr_nocase(p.name, "reg-id")) {
+		} else if (view_eq_lit_nocase(p.name, "reg-id")) {
 			uint64_t n;
 			if (p.value.p == NULL || !view_to_u64(p.value, UINT32_MAX, &n))
 				return EBADMSG;

@@ -42,7 +42,7 @@ static void auth_init(struct sip_auth *auth, struct view scheme)
 {
 	memset(auth, 0, sizeof(*auth));
 	auth->scheme = scheme;
-	auth->digest = view_eq_cstr_nocase(scheme, "Digest");
+	auth->digest = view_eq_lit_nocase(scheme, "Digest");
 }
 
 /* One "name = value" at v.p[*i] (LWS skipped already). Returns 0, ENOENT

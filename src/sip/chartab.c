@@ -25,6 +25,8 @@
 #define IS_WORD(c) (IS_TOKEN(c) || IN2(c, '(', ')') || IN2(c, '<', '>') || IN2(c, ':', '\\') || \
 		    IN2(c, '"', '/') || IN2(c, '[', ']') || IN2(c, '?', '{') || (c) == '}')
 #define IS_HOST(c) (IS_ALNUM(c) || IN2(c, '-', '.'))
+#define IS_LISTSEP(c) (IN2(c, ',', '"') || IN2(c, '<', '>'))
+#define IS_PVALUE(c) (IS_TOKEN(c) || IN2(c, ':', '[') || (c) == ']')
 
 #define CLS(c)                                                                        \
 	(uint16_t)((IS_ALPHA(c) ? CT_ALPHA : 0) | (IS_DIGIT(c) ? CT_DIGIT : 0) |          \
@@ -33,7 +35,8 @@
 		   (IS_USER(c) ? CT_USER : 0) | (IS_PASSWORD(c) ? CT_PASSWORD : 0) |          \
 		   (IS_PARAM(c) ? CT_PARAM : 0) | (IS_HNV(c) ? CT_HNV : 0) |                  \
 		   (IS_WORD(c) ? CT_WORD : 0) | (IS_HOST(c) ? CT_HOST : 0) |                  \
-		   ((c) >= 0x80 ? CT_UTF8 : 0) | ((c) >= 0x21 && (c) <= 0x7e ? CT_TEXT : 0))
+		   ((c) >= 0x80 ? CT_UTF8 : 0) | ((c) >= 0x21 && (c) <= 0x7e ? CT_TEXT : 0) |      \
+		   (IS_LISTSEP(c) ? CT_LISTSEP : 0) | (IS_PVALUE(c) ? CT_PVALUE : 0))
 
 #define R4(b) CLS((b)), CLS((b) + 1), CLS((b) + 2), CLS((b) + 3)
 #define R16(b) R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)

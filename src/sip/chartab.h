@@ -25,6 +25,8 @@ enum {
 	CT_HOST = 1 << 11,      /* alphanum - . (hostname) */
 	CT_UTF8 = 1 << 12,      /* 0x80-0xFF */
 	CT_TEXT = 1 << 13,      /* printable ASCII 0x21-0x7E */
+	CT_LISTSEP = 1 << 14,   /* , " < > : what splits or nests list elements */
+	CT_PVALUE = 1 << 15,    /* token + : [ ] (gen-value without quotes) */
 };
 
 extern const uint16_t sip_ctab[256];

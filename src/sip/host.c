@@ -172,25 +172,25 @@ bool sip_ipv6_reference_parse(struct view v, uint8_t *out)
  */
 bool sip_hostname_valid(struct view v)
 {
-	size_t start = 0, last_start = 0;
+	size_t label = 0; /* start of the current label */
 
 	if (v.len > 0 && v.p[v.len - 1] == '.')
 		v.len--;
 	if (v.len == 0)
 		return false;
-	for (size_t i = 0; i <= v.len; i++) {
-		if (i < v.len && v.p[i] != '.') {
-			unsigned char c = (unsigned char)v.p[i];
-			if (!ct_is(c, CT_HOST) && c != '_')
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (c == '.') {
+			if (i == label || v.p[label] == '-' || v.p[i - 1] == '-')
 				return false;
-			continue;
-		}
-		if (i == start || v.p[start] == '-' || v.p[i - 1] == '-')
+			label = i + 1;
+		} else if (!ct_is(c, CT_HOST) && c != '_') {
 			return false;
-		last_start = start;
-		start = i + 1;
+		}
 	}
-	return ct_is((unsigned char)v.p[last_start], CT_ALPHA);
+	if (v.p[label] == '-' || v.p[v.len - 1] == '-')
+		return false;
+	return ct_is((unsigned char)v.p[label], CT_ALPHA);
 }
 
 bool sip_host_classify(struct view host, enum sip_host_type *type)
@@ -199,7 +199,8 @@ bool sip_host_classify(struct view host, enum sip_host_type *type)
 
 	if (host.len > 0 && host.p[0] == '[')
 		t = sip_ipv6_reference_parse(host, NULL) ? SIP_HOST_IPV6 : SIP_HOST_NONE;
-	else if (sip_ipv4_parse(host, NULL))
+	else if (host.len > 0 && ct_is((unsigned char)host.p[0], CT_DIGIT) &&
+		 sip_ipv4_parse(host, NULL))
 		t = SIP_HOST_IPV4;
 	else
 		t = sip_hostname_valid(host) ? SIP_HOST_NAME : SIP_HOST_NONE;

@@ -41,6 +41,10 @@ int lex_list_next(struct view *rest, struct view *elem)
 		return ENOENT;
 	while (i < v.len) {
 		char c = v.p[i];
+		if (!ct_is((unsigned char)c, CT_LISTSEP)) {
+			i++;
+			continue;
+		}
 		if (c == '"') {
 			if (!lex_quoted(v, &i))
 				return EBADMSG;

@@ -40,24 +40,52 @@ static int fail(struct sip_error *err, int status, const char *reason, int rc)
 
 enum sip_method sip_method_from_view(struct view m)
 {
-	static const struct {
-		const char *name;
-		enum sip_method id;
-	} methods[] = {
-		{ "ACK", SIP_METHOD_ACK },         { "BYE", SIP_METHOD_BYE },
-		{ "CANCEL", SIP_METHOD_CANCEL },   { "INFO", SIP_METHOD_INFO },
-		{ "INVITE", SIP_METHOD_INVITE },   { "MESSAGE", SIP_METHOD_MESSAGE },
-		{ "NOTIFY", SIP_METHOD_NOTIFY },   { "OPTIONS", SIP_METHOD_OPTIONS },
-		{ "PRACK", SIP_METHOD_PRACK },     { "PUBLISH", SIP_METHOD_PUBLISH },
-		{ "REFER", SIP_METHOD_REFER },     { "REGISTER", SIP_METHOD_REGISTER },
-		{ "SUBSCRIBE", SIP_METHOD_SUBSCRIBE }, { "UPDATE", SIP_METHOD_UPDATE },
-	};
-
-	if (m.len < 3 || m.len > 9)
-		return SIP_METHOD_UNKNOWN;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (m.p[0] == methods[i].name[0] && view_eq_cstr(m, methods[i].name))
-			return methods[i].id;
+	/* by length, then one comparison: this runs twice per request */
+	switch (m.len) {
+	case 3:
+		if (view_eq_lit(m, "ACK"))
+			return SIP_METHOD_ACK;
+		if (view_eq_lit(m, "BYE"))
+			return SIP_METHOD_BYE;
+		break;
+	case 4:
+		if (view_eq_lit(m, "INFO"))
+			return SIP_METHOD_INFO;
+		break;
+	case 5:
+		if (view_eq_lit(m, "PRACK"))
+			return SIP_METHOD_PRACK;
+		if (view_eq_lit(m, "REFER"))
+			return SIP_METHOD_REFER;
+		break;
+	case 6:
+		if (view_eq_lit(m, "INVITE"))
+			return SIP_METHOD_INVITE;
+		if (view_eq_lit(m, "CANCEL"))
+			return SIP_METHOD_CANCEL;
+		if (view_eq_lit(m, "NOTIFY"))
+			return SIP_METHOD_NOTIFY;
+		if (view_eq_lit(m, "UPDATE"))
+			return SIP_METHOD_UPDATE;
+		break;
+	case 7:
+		if (view_eq_lit(m, "MESSAGE"))
+			return SIP_METHOD_MESSAGE;
+		if (view_eq_lit(m, "OPTIONS"))
+			return SIP_METHOD_OPTIONS;
+		if (view_eq_lit(m, "PUBLISH"))
+			return SIP_METHOD_PUBLISH;
+		break;
+	case 8:
+		if (view_eq_lit(m, "REGISTER"))
+			return SIP_METHOD_REGISTER;
+		break;
+	case 9:
+		if (view_eq_lit(m, "SUBSCRIBE"))
+			return SIP_METHOD_SUBSCRIBE;
+		break;
+	default:
+		break;
 	}
 	return SIP_METHOD_UNKNOWN;
 }
@@ -89,22 +117,24 @@ static int incomplete(size_t have, enum sip_framing framing, struct sip_error *e
 static int header_add(struct sip_msg *msg, const char *line, size_t content, size_t total,
 		      int16_t *last, struct sip_error *err)
 {
-	const char *colon = memchr(line, ':', content);
-	if (!colon)
-		return fail(err, 400, "Bad header line", EBADMSG);
-	struct view name = view_make(line, (size_t)(colon - line));
-	while (name.len > 0 && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
-		name.len--;
+	/* name = token, then optional SP/HT, then ':' (RFC 3261 §7.3.1) */
+	size_t i = 0;
+	while (i < content && ct_is((unsigned char)line[i], CT_TOKEN))
+		i++;
+	struct view name = view_make(line, i);
+	while (i < content && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i >= content || line[i] != ':') {
+		const char *colon = memchr(line, ':', content);
+		return fail(err, 400, colon && name.len > 0 ? "Bad header name" : "Bad header line",
+			    EBADMSG);
+	}
 	if (name.len == 0)
 		return fail(err, 400, "Bad header line", EBADMSG);
-	for (size_t i = 0; i < name.len; i++) {
-		if (!ct_is((unsigned char)name.p[i], CT_TOKEN))
-			return fail(err, 400, "Bad header name", EBADMSG);
-	}
 	if (msg->hdr_count >= SIP_MAX_HEADERS)
 		return fail(err, 400, "Too many headers", EMSGSIZE);
 
-	size_t vstart = (size_t)(colon - line) + 1;
+	size_t vstart = i + 1;
 	struct sip_hdr *h = &msg->hdrs[msg->hdr_count];
 	h->name = name;
 	h->value = view_trim(view_make(line + vstart, content - vstart));
@@ -229,8 +259,12 @@ static int frame(struct sip_msg *msg, const char *p, size_t have, enum sip_frami
 
 static bool version_is_sip(struct view v, bool *is_20)
 {
+	if (v.len == 7 && memcmp(v.p, "SIP/2.0", 7) == 0) { /* nearly always */
+		*is_20 = true;
+		return true;
+	}
 	/* "SIP" "/" 1*DIGIT "." 1*DIGIT, "SIP" case-insensitive */
-	if (v.len < 7 || !view_eq_cstr_nocase(view_make(v.p, 4), "SIP/"))
+	if (v.len < 7 || !view_eq_lit_nocase(view_make(v.p, 4), "SIP/"))
 		return false;
 	size_t i = 4, start = 4;
 	i = lex_span(v, i, CT_DIGIT);
@@ -240,7 +274,7 @@ static bool version_is_sip(struct view v, bool *is_20)
 	i = lex_span(v, i, CT_DIGIT);
 	if (i == start || i != v.len)
 		return false;
-	*is_20 = view_eq_cstr(view_make(v.p + 4, v.len - 4), "2.0");
+	*is_20 = view_eq_lit(view_make(v.p + 4, v.len - 4), "2.0");
 	return true;
 }
 
@@ -281,8 +315,8 @@ static int request_line(struct sip_msg *msg, struct view l, struct sip_error *er
 		return fail(err, 400, "Bad request line", EBADMSG);
 	msg->method = view_make(l.p, i);
 	size_t uri_start = ++i;
-	while (i < l.len && l.p[i] != ' ' && l.p[i] != '\t')
-		i++;
+	const char *sp = memchr(l.p + i, ' ', l.len - i);
+	i = sp ? (size_t)(sp - l.p) : l.len;
 	if (i == uri_start || i >= l.len)
 		return fail(err, 400, "Bad request line", EBADMSG);
 	msg->ruri_raw = view_make(l.p + uri_start, i - uri_start);
@@ -405,6 +439,9 @@ static void msg_reset(struct sip_msg *msg, const char *buf)
 	msg->buf = buf;
 	msg->len = 0;
 	msg->hdr_count = 0;
+	msg->start_line = VIEW_NULL;
+	msg->via.raw = VIEW_NULL;
+	msg->headers_end = 0;
 	msg->is_request = false;
 	msg->method = VIEW_NULL;
 	msg->method_id = SIP_METHOD_UNKNOWN;
@@ -443,7 +480,7 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_fr
 	if (rc != 0)
 		return rc;
 	struct view l = msg->start_line;
-	if (l.len >= 4 && view_eq_cstr_nocase(view_make(l.p, 4), "SIP/"))
+	if (l.len >= 4 && view_eq_lit_nocase(view_make(l.p, 4), "SIP/"))
 		rc = status_line(msg, l, err);
 	else
 		rc = request_line(msg, l, err);

@@ -12,11 +12,6 @@
 
 #include "sip/lex.h"
 
-static inline bool value_char(unsigned char c)
-{
-	return ct_is(c, CT_TOKEN) || c == ':' || c == '[' || c == ']';
-}
-
 int sip_param_next(struct view *rest, struct sip_param *param)
 {
 	struct view v = *rest;
@@ -42,8 +37,7 @@ int sip_param_next(struct view *rest, struct sip_param *param)
 			if (!lex_quoted(v, &i))
 				return EBADMSG;
 		} else {
-			while (i < v.len && value_char((unsigned char)v.p[i]))
-				i++;
+			i = lex_span(v, i, CT_PVALUE);
 			if (i == start)
 				return EBADMSG;
 		}

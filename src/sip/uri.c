@@ -46,17 +46,21 @@ static struct view view_sub(struct view v, size_t from, size_t to)
 /* Index of the first c in v, or v.len. */
 static size_t view_find(struct view v, char c)
 {
-	const char *hit = v.len ? memchr(v.p, c, v.len) : NULL;
-
-	return hit ? (size_t)(hit - v.p) : v.len;
+	/* URI parts are short: a plain loop beats a call to memchr */
+	size_t i = 0;
+	while (i < v.len && v.p[i] != c)
+		i++;
+	return i;
 }
 
 /* Index of the first byte of v that is one of set (a short literal), or v.len. */
 static size_t view_find_any(struct view v, const char *set, size_t set_len)
 {
 	for (size_t i = 0; i < v.len; i++) {
-		if (memchr(set, v.p[i], set_len))
-			return i;
+		for (size_t k = 0; k < set_len; k++) {
+			if (v.p[i] == set[k])
+				return i;
+		}
 	}
 	return v.len;
 }
@@ -219,11 +223,11 @@ static int decode_scheme(struct sip_uri *u, struct view in, struct view *rest, c
 	if (i == in.len)
 		goto bad;
 	u->scheme_v = view_sub(in, 0, i);
-	if (view_eq_cstr_nocase(u->scheme_v, "sip"))
+	if (view_eq_lit_nocase(u->scheme_v, "sip"))
 		u->scheme = SIP_URI_SIP;
-	else if (view_eq_cstr_nocase(u->scheme_v, "sips"))
+	else if (view_eq_lit_nocase(u->scheme_v, "sips"))
 		u->scheme = SIP_URI_SIPS;
-	else if (view_eq_cstr_nocase(u->scheme_v, "tel"))
+	else if (view_eq_lit_nocase(u->scheme_v, "tel"))
 		u->scheme = SIP_URI_TEL;
 	else
 		u->scheme = SIP_URI_OTHER;
@@ -250,9 +254,14 @@ static int decode_hostport(struct sip_uri *u, struct view v, size_t *used, const
 			goto bad_host;
 		u->host_type = SIP_HOST_IPV6;
 	} else {
-		end = view_find_any(v, ":;?", 3);
+		end = 0;
+		while (end < v.len && v.p[end] != ':' && v.p[end] != ';' && v.p[end] != '?')
+			end++;
 		u->host = view_sub(v, 0, end);
-		if (sip_ipv4_parse(u->host, NULL))
+		/* a name's last label starts with a letter: try IPv4 only when
+		 * the host starts with a digit */
+		if (u->host.len > 0 && ct_is((unsigned char)u->host.p[0], CT_DIGIT) &&
+		    sip_ipv4_parse(u->host, NULL))
 			u->host_type = SIP_HOST_IPV4;
 		else if (sip_hostname_valid(u->host))
 			u->host_type = SIP_HOST_NAME;
@@ -445,7 +454,7 @@ static bool tel_param_valid(struct view name, struct view value)
 {
 	if (!tel_pname_valid(name))
 		return false;
-	if (view_eq_cstr_nocase(name, "phone-context"))
+	if (view_eq_lit_nocase(name, "phone-context"))
 		return !view_is_null(value) &&
 		       (tel_global_digits_valid(value) || sip_hostname_valid(value));
 	if (view_eq_cstr_nocase(name, "ext"))
@@ -485,7 +494,7 @@ static int decode_tel(struct sip_uri *u, struct view v, const char **reason)
 			*reason = "Bad URI parameter";
 			return EBADMSG;
 		}
-		if (view_eq_cstr_nocase(name, "phone-context"))
+		if (view_eq_lit_nocase(name, "phone-context"))
 			context = true;
 	}
 	if (!global && !context) {
@@ -682,7 +691,7 @@ static bool tel_param_value_eq(struct view name, struct view a, struct view b)
 	if (view_is_null(a) || view_is_null(b))
 		return view_is_null(a) == view_is_null(b);
 	if (view_eq_cstr_nocase(name, "ext") ||
-	    (view_eq_cstr_nocase(name, "phone-context") && a.len > 0 && a.p[0] == '+'))
+	    (view_eq_lit_nocase(name, "phone-context") && a.len > 0 && a.p[0] == '+'))
 		return tel_digits_eq(a, b);
 	return esc_eq(a, b, true);
 }

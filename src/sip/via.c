@@ -81,30 +81,30 @@ static int via_param_apply(struct sip_via *via, const struct sip_param *p)
 {
 	struct view value = p->value;
 
-	if (view_eq_cstr_nocase(p->name, "branch")) {
+	if (view_eq_lit_nocase(p->name, "branch")) {
 		if (value.p == NULL || value.p[0] == '"')
 			return EBADMSG;
 		via->branch = value;
-	} else if (view_eq_cstr_nocase(p->name, "received")) {
+	} else if (view_eq_lit_nocase(p->name, "received")) {
 		enum sip_host_type type;
 		if (value.p == NULL)
 			return EBADMSG;
 		if (!sip_host_classify(value, &type) && !sip_ipv6_parse(value, NULL))
 			return EBADMSG;
 		via->received = value;
-	} else if (view_eq_cstr_nocase(p->name, "rport")) {
+	} else if (view_eq_lit_nocase(p->name, "rport")) {
 		via->has_rport = true;
 		if (value.p != NULL && value.len > 0) {
 			if (!port_decode(value, &via->rport))
 				return EBADMSG;
 			via->rport_has_value = true;
 		}
-	} else if (view_eq_cstr_nocase(p->name, "maddr")) {
+	} else if (view_eq_lit_nocase(p->name, "maddr")) {
 		enum sip_host_type type;
 		if (value.p == NULL || !sip_host_classify(value, &type))
 			return EBADMSG;
 		via->maddr = value;
-	} else if (view_eq_cstr_nocase(p->name, "ttl")) {
+	} else if (view_eq_lit_nocase(p->name, "ttl")) {
 		uint64_t n;
 		if (value.p == NULL || !view_to_u64(value, 255, &n))
 			return EBADMSG;
