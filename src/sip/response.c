@@ -176,8 +176,24 @@ static bool start_is_answerable(struct view line)
 	return true;
 }
 
-int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial, unsigned status,
-				 const char *reason, struct view via_params)
+/* Does a raw To value already carry a tag? (It did not decode, so look for
+ * the parameter as text.) */
+static bool raw_has_tag(struct view v)
+{
+	for (size_t i = 0; i + 4 <= v.len; i++) {
+		if (v.p[i] == ';') {
+			size_t j = i + 1;
+			while (j < v.len && (v.p[j] == ' ' || v.p[j] == '\t'))
+				j++;
+			if (j + 3 <= v.len && view_eq_lit_nocase(view_make(v.p + j, 3), "tag"))
+				return true;
+		}
+	}
+	return false;
+}
+
+int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial,
+				 const struct sip_response_spec *spec)
 {
 	static const enum sip_hdr_id copied[] = { SIP_HDR_FROM, SIP_HDR_TO, SIP_HDR_CALL_ID,
 						  SIP_HDR_CSEQ };
@@ -187,30 +203,33 @@ int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial,
 
 	if (!start_is_answerable(partial->start_line) || !via)
 		return ENOENT;
-	if (status < 100 || status > 699)
+	if (spec->status < 100 || spec->status > 699)
 		return EINVAL;
-	rc = buf_printf(out, "SIP/2.0 %u %s\r\n", status, reason ? reason : sip_reason_phrase(status));
-	/* the received/rport parameters only when the top Via decoded */
-	for (const struct sip_hdr *h = via; rc == 0 && h; h = sip_msg_hdr_next(partial, h)) {
-		rc = buf_append_cstr(out, "Via: ");
-		if (rc == 0)
-			rc = sip_value_print_unfolded(h->value, out);
-		if (rc == 0 && h == via && partial->via.raw.p != NULL &&
-		    partial->via.raw.p + partial->via.raw.len == h->value.p + h->value.len)
-			rc = buf_append_view(out, via_params);
-		if (rc == 0)
-			rc = buf_append(out, "\r\n", 2);
+	rc = buf_printf(out, "SIP/2.0 %u %s\r\n", spec->status,
+			spec->reason ? spec->reason : sip_reason_phrase(spec->status));
+	if (rc == 0 && partial->via.raw.p != NULL) {
+		rc = vias_print(out, partial, spec->via_params); /* the top Via decoded */
+	} else {
+		for (const struct sip_hdr *h = via; rc == 0 && h; h = sip_msg_hdr_next(partial, h))
+			rc = line_print(out, "Via: ", h->value);
 	}
 	for (size_t i = 0; rc == 0 && i < sizeof(copied) / sizeof(copied[0]); i++) {
 		const struct sip_hdr *h = sip_msg_hdr_find(partial, copied[i]);
-		if (h) {
-			rc = buf_printf(out, "%s: ", sip_hdr_names[copied[i]].name);
+		if (!h)
+			continue;
+		rc = buf_printf(out, "%s: ", sip_hdr_names[copied[i]].name);
+		if (rc == 0)
+			rc = sip_value_print_unfolded(h->value, out);
+		if (rc == 0 && copied[i] == SIP_HDR_TO && spec->to_tag.len > 0 && !raw_has_tag(h->value)) {
+			rc = buf_append_cstr(out, ";tag=");
 			if (rc == 0)
-				rc = sip_value_print_unfolded(h->value, out);
-			if (rc == 0)
-				rc = buf_append(out, "\r\n", 2);
+				rc = buf_append_view(out, spec->to_tag);
 		}
+		if (rc == 0)
+			rc = buf_append(out, "\r\n", 2);
 	}
+	if (rc == 0 && spec->extra.len > 0)
+		rc = buf_append_view(out, spec->extra);
 	if (rc == 0)
 		rc = buf_append_cstr(out, "Content-Length: 0\r\n\r\n");
 	if (rc != 0)

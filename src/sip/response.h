@@ -34,8 +34,8 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
  * intact. Returns ENOENT when no answer should be sent: the start line is a
  * status line or an ACK, or no Via header was found.
  */
-int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial, unsigned status,
-				 const char *reason, struct view via_params);
+int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial,
+				 const struct sip_response_spec *spec);
 
 /* The standard reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *sip_reason_phrase(unsigned status);

@@ -167,8 +167,12 @@ static void test_malformed_answers(void **state)
 						    &used, &err),
 				     0);
 		buf_init(&out);
-		int rc = sip_response_print_malformed(&out, &req, (unsigned)err.status, err.reason,
-						      VIEW_LIT(";received=192.0.2.1"));
+		struct sip_response_spec spec = { .status = (unsigned)err.status,
+						  .reason = err.reason,
+						  .via_params = VIEW_LIT(";received=192.0.2.1"),
+						  .to_tag = VIEW_LIT("t9"),
+						  .extra = VIEW_LIT("Allow: INVITE\r\n") };
+		int rc = sip_response_print_malformed(&out, &req, &spec);
 		if (rc != c->rc)
 			fail_msg("%s: rc %d, expected %d", c->name, rc, c->rc);
 		if (rc == 0) {
@@ -177,7 +181,12 @@ static void test_malformed_answers(void **state)
 			snprintf(line, sizeof(line), "SIP/2.0 %u %s\r\n", c->status, c->reason);
 			assert_memory_equal(out.data, line, strlen(line));
 			assert_non_null(strstr(out.data, "Via: SIP/2.0/UDP h;branch=z9hG4bKm"));
-			assert_non_null(strstr(out.data, "Content-Length: 0\r\n\r\n"));
+			assert_non_null(strstr(out.data, "Allow: INVITE\r\nContent-Length: 0\r\n\r\n"));
+			if (strcmp(c->name, "bad CSeq") == 0) {
+				/* the top Via decoded: its parameters are added; To is tagged */
+				assert_non_null(strstr(out.data, "branch=z9hG4bKm;received=192.0.2.1\r\n"));
+				assert_non_null(strstr(out.data, "To: <sip:a@b>;tag=t9\r\n"));
+			}
 		}
 		buf_fini(&out);
 		sip_msg_fini(&req);

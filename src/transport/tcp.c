@@ -1,0 +1,552 @@
+/*
+ * tcp.c - SIP over TCP (RFC 3261 §18.3): accepted and outbound
+ * connections, framing by Content-Length, CRLF keep-alive (RFC 5626
+ * §3.5.1), and the connection limits.
+ *
+ * A connection's lifecycle:
+ *
+ *   accept / connect ──> open ──(peer closes, error, idle timeout,
+ *                                message timeout, malformed input,
+ *                                output queue over TP_MAX_OUT_QUEUE)──> closed
+ *
+ * Timers (per connection):
+ *   idle_timer  limits.tcp_idle_timeout     restarted on every read
+ *   msg_timer   limits.tcp_message_timeout  from the first byte of a message
+ *                                           until it is complete
+ *
+ * Ownership: the connection table holds one reference while the connection
+ * is open; every packet received on it holds one more (so a response can
+ * find its way back while the connection lives). Closing removes it from the
+ * table, the loop and the per-IP count, closes the descriptor, and drops the
+ * table's reference; the memory goes with the last packet.
+ *
+ * Framing: bytes are read into in[]; each complete message is copied once
+ * into its own packet and decoded there (framing decodes it in place first:
+ * streams are not the hot path, and a packet then never aliases in[]).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "base/obj.h"
+#include "transport/tp_int.h"
+
+#define TCP_BACKLOG 1024
+
+/* ---- tables --------------------------------------------------------- */
+
+static uint64_t peer_hash(struct transport *tp, const struct tp_addr *a)
+{
+	return hmap_hash(&tp->conns, &a->u, a->len);
+}
+
+static bool conn_match(const struct hmap_node *node, const void *arg)
+{
+	const struct tp_conn *c = HMAP_ENTRY(node, const struct tp_conn, by_peer);
+	return !c->closed && tp_addr_equal(&c->peer, arg);
+}
+
+static struct tp_conn *conn_find(struct transport *tp, const struct tp_addr *peer)
+{
+	struct hmap_node *n = hmap_find(&tp->conns, peer_hash(tp, peer), conn_match, peer);
+	return n ? HMAP_ENTRY(n, struct tp_conn, by_peer) : NULL;
+}
+
+static void ip_of(const struct tp_addr *a, struct tp_addr *ip)
+{
+	*ip = *a;
+	if (ip->u.sa.sa_family == AF_INET6)
+		ip->u.in6.sin6_port = 0;
+	else
+		ip->u.in.sin_port = 0;
+}
+
+static bool ip_match(const struct hmap_node *node, const void *arg)
+{
+	const struct ip_count *c = HMAP_ENTRY(node, const struct ip_count, node);
+	return tp_addr_equal(&c->ip, arg);
+}
+
+/* Count one more connection for this IP; NULL when over the limit (or out
+ * of memory). */
+static struct ip_count *ip_take(struct transport *tp, const struct tp_addr *peer)
+{
+	struct tp_addr ip;
+	ip_of(peer, &ip);
+	uint64_t h = hmap_hash(&tp->ips, &ip.u, ip.len);
+	struct hmap_node *n = hmap_find(&tp->ips, h, ip_match, &ip);
+	struct ip_count *c = n ? HMAP_ENTRY(n, struct ip_count, node) : NULL;
+
+	if (c && c->count >= tp->cfg.max_connections_per_ip)
+		return NULL;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->ip = ip;
+		hmap_insert(&tp->ips, &c->node, h);
+	}
+	c->count++;
+	return c;
+}
+
+static void ip_release(struct transport *tp, struct ip_count *c)
+{
+	if (!c || --c->count > 0)
+		return;
+	hmap_remove(&tp->ips, &c->node);
+	free(c);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static void conn_destroy(void *obj)
+{
+	struct tp_conn *conn = obj;
+	free(conn->in);
+	buf_fini(&conn->out);
+}
+
+void tp_conn_close(struct tp_conn *conn, const char *why)
+{
+	struct transport *tp = conn->tp;
+	char ip[48];
+
+	if (conn->closed)
+		return;
+	conn->closed = true;
+	tp_addr_ip_string(&conn->peer, ip, sizeof(ip));
+	log_debug("tcp %s:%u closed: %s", ip, tp_addr_port(&conn->peer), why);
+	timer_cancel(&conn->idle_timer);
+	timer_cancel(&conn->msg_timer);
+	loop_io_remove(tp->loop, &conn->io);
+	close(conn->fd);
+	conn->fd = -1;
+	hmap_remove(&tp->conns, &conn->by_peer);
+	ip_release(tp, conn->ip);
+	conn->ip = NULL;
+	tp->conn_count--;
+	tp->stats.conn_closed++;
+	obj_unref(conn); /* the table's reference */
+}
+
+void tp_conns_close_all(struct transport *tp)
+{
+	struct hmap_iter it;
+	struct hmap_node *n;
+
+	hmap_iter_init(&it, &tp->conns);
+	while ((n = hmap_iter_next(&it)) != NULL)
+		tp_conn_close(HMAP_ENTRY(n, struct tp_conn, by_peer), "shutdown");
+}
+
+static void idle_expired(struct timer *t, void *arg)
+{
+	(void)t;
+	tp_conn_close(arg, "idle timeout");
+}
+
+static void msg_expired(struct timer *t, void *arg)
+{
+	(void)t;
+	tp_conn_close(arg, "message not completed in time");
+}
+
+static void conn_io(struct loop_io *io, uint32_t events, void *arg);
+
+/* A new open connection, in the table with one reference. */
+static struct tp_conn *conn_add(struct transport *tp, int fd, const struct tp_addr *peer,
+				struct tp_listener *l, bool connecting)
+{
+	struct tp_conn *conn;
+	struct ip_count *ip;
+
+	if (tp->conn_count >= tp->cfg.max_connections || !(ip = ip_take(tp, peer))) {
+		tp->stats.conn_refused++;
+		return NULL;
+	}
+	conn = obj_alloc(sizeof(*conn), conn_destroy);
+	if (!conn) {
+		ip_release(tp, ip);
+		return NULL;
+	}
+	conn->tp = tp;
+	conn->proto = TP_TCP;
+	conn->fd = fd;
+	conn->peer = *peer;
+	conn->listener = l;
+	conn->ip = ip;
+	conn->connecting = connecting;
+	buf_init(&conn->out);
+	if (loop_io_add(tp->loop, &conn->io, fd, connecting ? LOOP_READ | LOOP_WRITE : LOOP_READ,
+			conn_io, conn) != 0) {
+		ip_release(tp, ip);
+		obj_unref(conn);
+		return NULL;
+	}
+	hmap_insert(&tp->conns, &conn->by_peer, peer_hash(tp, peer));
+	tp->conn_count++;
+	timer_start(loop_timers(tp->loop), &conn->idle_timer, tp->cfg.tcp_idle_timeout_ms,
+		    idle_expired, conn);
+	return conn;
+}
+
+/* ---- reading and framing ------------------------------------------------ */
+
+static int conn_write_now(struct tp_conn *conn, const struct iovec *iov, size_t iov_count);
+
+/* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong; a lone CRLF (a pong,
+ * or the tail of a ping split in two reads) is dropped. Returns the bytes
+ * used, or 0 when the buffer does not start with a keep-alive; *wait is set
+ * when a CR or CRLF may be the start of a ping still arriving. */
+static size_t keepalive(struct tp_conn *conn, bool *wait)
+{
+	const char *p = conn->in;
+	size_t n = conn->in_len;
+
+	*wait = false;
+	if (n >= 4 && memcmp(p, "\r\n\r\n", 4) == 0) {
+		struct iovec pong = { .iov_base = (void *)(uintptr_t)"\r\n", .iov_len = 2 };
+		conn->tp->stats.keepalive_pongs++;
+		(void)conn_write_now(conn, &pong, 1);
+		return 4;
+	}
+	if (p[0] != '\r')
+		return 0;
+	if (n < 4 && memcmp(p, "\r\n\r\n", n) == 0) {
+		*wait = true;
+		return 0;
+	}
+	if (n >= 2 && p[1] == '\n')
+		return 2;
+	return 0;
+}
+
+static void consume(struct tp_conn *conn, size_t n)
+{
+	memmove(conn->in, conn->in + n, conn->in_len - n);
+	conn->in_len -= n;
+}
+
+static void reply_and_close(struct tp_conn *conn, struct tp_packet *pkt,
+			    const struct sip_error *err)
+{
+	struct tp_dest reply = { .proto = conn->proto, .addr = conn->peer, .conn = conn };
+	tp_malformed(conn->tp, pkt, err, &reply);
+	tp_conn_close(conn, err->reason);
+}
+
+/* Frame and hand up every complete message in in[]. */
+static void conn_process(struct tp_conn *conn)
+{
+	struct transport *tp = conn->tp;
+
+	obj_ref(conn); /* the receive callback may close it */
+	while (!conn->closed && conn->in_len > 0) {
+		struct sip_error err = { 400, "Bad Request" };
+		struct sip_msg frame;
+		size_t used = 0;
+		bool wait;
+
+		size_t ka = keepalive(conn, &wait);
+		if (ka > 0) {
+			consume(conn, ka);
+			continue;
+		}
+		if (wait)
+			break;
+		int rc = sip_msg_decode(&frame, conn->in, conn->in_len, SIP_FRAMING_STREAM, &used, &err);
+		size_t skip = rc == 0 ? (size_t)(frame.buf - conn->in) : 0;
+		/* headers complete, body still coming: its announced size is known */
+		bool announced_over = rc == EAGAIN && frame.headers_end > 0 &&
+				      frame.has_content_length &&
+				      (size_t)frame.headers_end + frame.content_length >
+					      tp->cfg.max_message_size;
+		sip_msg_fini(&frame);
+		if (rc == EAGAIN) {
+			if (conn->in_len > tp->cfg.max_message_size || announced_over) {
+				err = (struct sip_error){ 413, "Message Too Large" };
+				rc = EMSGSIZE;
+			} else {
+				if (!timer_pending(&conn->msg_timer))
+					timer_start(loop_timers(tp->loop), &conn->msg_timer,
+						    tp->cfg.tcp_message_timeout_ms, msg_expired, conn);
+				break;
+			}
+		}
+		if (rc == 0 && used - skip > tp->cfg.max_message_size) {
+			err = (struct sip_error){ 413, "Message Too Large" };
+			rc = EMSGSIZE;
+		}
+		struct tp_packet *pkt = tp_packet_alloc(conn->in + skip, rc == 0 ? used - skip : conn->in_len);
+		if (!pkt) {
+			tp_conn_close(conn, "out of memory");
+			break;
+		}
+		pkt->proto = conn->proto;
+		pkt->src = conn->peer;
+		pkt->listener = conn->listener;
+		pkt->conn = obj_ref(conn);
+		if (rc == 0) {
+			size_t again;
+			rc = sip_msg_decode(&pkt->msg, pkt->data, pkt->len, SIP_FRAMING_STREAM, &again,
+					    &err);
+		} else {
+			/* decode what there is, for the best-effort answer */
+			size_t ignored;
+			(void)sip_msg_decode(&pkt->msg, pkt->data, pkt->len, SIP_FRAMING_DGRAM, &ignored,
+					     &(struct sip_error){ 0, NULL });
+		}
+		if (rc == 0) {
+			consume(conn, used);
+			timer_cancel(&conn->msg_timer);
+			tp_deliver(tp, pkt);
+		} else {
+			if (rc == EMSGSIZE)
+				tp->stats.oversize++;
+			reply_and_close(conn, pkt, &err);
+		}
+		obj_unref(pkt);
+	}
+	if (!conn->closed && conn->in_len == 0)
+		timer_cancel(&conn->msg_timer);
+	obj_unref(conn);
+}
+
+static void conn_read(struct tp_conn *conn)
+{
+	struct transport *tp = conn->tp;
+	size_t limit = (size_t)tp->cfg.max_message_size + TP_READ_CHUNK;
+
+	for (;;) {
+		if (conn->in_cap - conn->in_len < TP_READ_CHUNK) {
+			size_t cap = conn->in_cap ? conn->in_cap * 2 : TP_READ_CHUNK * 2;
+			if (cap > limit + TP_READ_CHUNK)
+				cap = limit + TP_READ_CHUNK;
+			if (cap <= conn->in_len) {
+				conn_process(conn); /* over the limit: answered and closed */
+				return;
+			}
+			char *in = realloc(conn->in, cap);
+			if (!in) {
+				tp_conn_close(conn, "out of memory");
+				return;
+			}
+			conn->in = in;
+			conn->in_cap = cap;
+		}
+		ssize_t n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
+		if (n > 0) {
+			conn->in_len += (size_t)n;
+			timer_start(loop_timers(tp->loop), &conn->idle_timer, tp->cfg.tcp_idle_timeout_ms,
+				    idle_expired, conn);
+			if (conn->in_len < conn->in_cap)
+				break; /* drained */
+			continue;
+		}
+		if (n == 0) {
+			conn_process(conn); /* what came before the FIN */
+			tp_conn_close(conn, "closed by peer");
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		tp_conn_close(conn, "read error");
+		return;
+	}
+	conn_process(conn);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static int queue(struct tp_conn *conn, const struct iovec *iov, size_t iov_count, size_t skip)
+{
+	for (size_t i = 0; i < iov_count; i++) {
+		size_t len = iov[i].iov_len;
+		const char *p = iov[i].iov_base;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		if (conn->out.len + (len - skip) > TP_MAX_OUT_QUEUE)
+			return ENOBUFS;
+		if (buf_append(&conn->out, p + skip, len - skip) != 0)
+			return ENOMEM;
+		skip = 0;
+	}
+	return 0;
+}
+
+static void flush(struct tp_conn *conn)
+{
+	while (conn->out.len > 0) {
+		ssize_t n = send(conn->fd, conn->out.data, conn->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			tp_conn_close(conn, "write error");
+			return;
+		}
+		memmove(conn->out.data, conn->out.data + n, conn->out.len - (size_t)n);
+		conn->out.len -= (size_t)n;
+	}
+	(void)loop_io_modify(conn->tp->loop, &conn->io, LOOP_READ);
+}
+
+static int conn_write_now(struct tp_conn *conn, const struct iovec *iov, size_t iov_count)
+{
+	size_t total = 0;
+	ssize_t n = 0;
+
+	if (conn->closed)
+		return ENOTCONN;
+	for (size_t i = 0; i < iov_count; i++)
+		total += iov[i].iov_len;
+	if (!conn->connecting && conn->out.len == 0) {
+		struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = iov_count };
+		do
+			n = sendmsg(conn->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			int rc = errno;
+			tp_conn_close(conn, "write error");
+			return rc;
+		}
+		if (n < 0)
+			n = 0;
+		if ((size_t)n == total)
+			return 0;
+	}
+	int rc = queue(conn, iov, iov_count, (size_t)n);
+	if (rc != 0) {
+		tp_conn_close(conn, "output queue full");
+		return rc;
+	}
+	return loop_io_modify(conn->tp->loop, &conn->io, LOOP_READ | LOOP_WRITE);
+}
+
+static void conn_io(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct tp_conn *conn = arg;
+	(void)io;
+
+	obj_ref(conn);
+	if (conn->connecting && (events & (LOOP_WRITE | LOOP_ERROR | LOOP_HUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+			tp_conn_close(conn, "connect failed");
+			obj_unref(conn);
+			return;
+		}
+		conn->connecting = false;
+	}
+	if (!conn->closed && (events & LOOP_WRITE))
+		flush(conn);
+	if (!conn->closed && (events & (LOOP_READ | LOOP_ERROR | LOOP_HUP)))
+		conn_read(conn);
+	obj_unref(conn);
+}
+
+/* ---- listening and connecting ---------------------------------------------- */
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void tcp_acceptable(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct tp_listener *l = arg;
+	struct transport *tp = l->tp;
+	(void)io;
+	(void)events;
+
+	for (;;) {
+		struct tp_addr peer;
+		peer.len = sizeof(peer.u);
+		int fd = accept4(l->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return; /* EAGAIN, or EMFILE: try again on the next event */
+		}
+		set_nodelay(fd);
+		if (!conn_add(tp, fd, &peer, l, false)) {
+			close(fd); /* over a limit: refused at once */
+			continue;
+		}
+		tp->stats.conn_accepted++;
+	}
+}
+
+int tp_tcp_listen(struct transport *tp, struct tp_listener *l)
+{
+	int one = 1;
+	int fd = socket(l->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->addr.u.sa.sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &l->addr.u.sa, l->addr.len) != 0 || listen(fd, TCP_BACKLOG) != 0 ||
+	    getsockname(fd, &l->addr.u.sa, &l->addr.len) != 0) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	l->fd = fd;
+	rc = loop_io_add(tp->loop, &l->io, fd, LOOP_READ, tcp_acceptable, l);
+	if (rc != 0)
+		close(fd);
+	return rc;
+}
+
+static int tcp_connect(struct transport *tp, const struct tp_addr *peer, struct tp_conn **out)
+{
+	int fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return errno;
+	set_nodelay(fd);
+	if (connect(fd, &peer->u.sa, peer->len) != 0 && errno != EINPROGRESS) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	struct tp_conn *conn = conn_add(tp, fd, peer, NULL, true);
+	if (!conn) {
+		close(fd);
+		return EMFILE;
+	}
+	*out = conn;
+	return 0;
+}
+
+int tp_tcp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
+		size_t iov_count)
+{
+	struct tp_conn *conn = dest->conn;
+
+	if (!conn || conn->closed)
+		conn = conn_find(tp, &dest->addr);
+	if (!conn) {
+		int rc = tcp_connect(tp, &dest->addr, &conn);
+		if (rc != 0)
+			return rc;
+	}
+	return conn_write_now(conn, iov, iov_count);
+}

@@ -1,0 +1,193 @@
+/*
+ * transport.c - the transport object: listeners, the hand-off of decoded
+ * packets, answers to malformed input, and send dispatch by protocol.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/obj.h"
+#include "base/random.h"
+#include "sip/response.h"
+#include "transport/tp_int.h"
+
+static void packet_destroy(void *obj)
+{
+	struct tp_packet *pkt = obj;
+	sip_msg_fini(&pkt->msg);
+	pkt->conn = obj_unref(pkt->conn);
+}
+
+struct tp_packet *tp_packet_alloc(const char *data, size_t len)
+{
+	struct tp_packet *pkt = obj_alloc(sizeof(*pkt) + len, packet_destroy);
+	if (!pkt)
+		return NULL;
+	memcpy(pkt->data, data, len);
+	pkt->len = len;
+	/* a valid empty message, so the destructor may run before decode */
+	memset(pkt->msg.cache, 0, sizeof(pkt->msg.cache));
+	return pkt;
+}
+
+int transport_alloc(struct transport **out, struct loop *loop, const struct transport_config *cfg,
+		    tp_recv_h *recv, void *arg)
+{
+	struct transport *tp = calloc(1, sizeof(*tp));
+	int rc;
+
+	if (!tp)
+		return ENOMEM;
+	tp->loop = loop;
+	tp->cfg = *cfg;
+	if (tp->cfg.max_message_size == 0 || tp->cfg.max_message_size > SIP_MAX_MESSAGE)
+		tp->cfg.max_message_size = SIP_MAX_MESSAGE;
+	tp->recv = recv;
+	tp->arg = arg;
+	tp->udp_buf_size = tp->cfg.max_message_size + 1; /* one more to see truncation */
+	tp->udp_bufs = malloc(tp->udp_buf_size * TP_UDP_BATCH);
+	rc = tp->udp_bufs ? 0 : ENOMEM;
+	if (rc == 0)
+		rc = hmap_init(&tp->conns, 64);
+	if (rc == 0) {
+		rc = hmap_init(&tp->ips, 64);
+		if (rc != 0)
+			hmap_fini(&tp->conns);
+	}
+	if (rc != 0) {
+		free(tp->udp_bufs);
+		free(tp);
+		return rc;
+	}
+	*out = tp;
+	return 0;
+}
+
+void transport_free(struct transport *tp)
+{
+	if (!tp)
+		return;
+	tp_conns_close_all(tp);
+	for (unsigned i = 0; i < tp->listener_count; i++) {
+		struct tp_listener *l = tp->listeners[i];
+		loop_io_remove(tp->loop, &l->io);
+		close(l->fd);
+		free(l);
+	}
+	hmap_fini(&tp->conns);
+	hmap_fini(&tp->ips);
+	free(tp->udp_bufs);
+	free(tp);
+}
+
+int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
+		     struct tp_addr *bound)
+{
+	struct tp_listener *l;
+	int rc;
+
+	if (tp->listener_count >= TP_MAX_LISTENERS)
+		return ENOSPC;
+	if (proto != TP_UDP && proto != TP_TCP)
+		return EPROTONOSUPPORT;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	l->tp = tp;
+	l->proto = proto;
+	l->addr = *addr;
+	l->fd = -1;
+	rc = proto == TP_UDP ? tp_udp_listen(tp, l) : tp_tcp_listen(tp, l);
+	if (rc != 0) {
+		free(l);
+		return rc;
+	}
+	tp->listeners[tp->listener_count++] = l;
+	*bound = l->addr;
+	return 0;
+}
+
+const struct transport_stats *transport_stats(const struct transport *tp)
+{
+	return &tp->stats;
+}
+
+size_t transport_conn_count(const struct transport *tp)
+{
+	return tp->conn_count;
+}
+
+void tp_deliver(struct transport *tp, struct tp_packet *pkt)
+{
+	pkt->received_ms = loop_now_ms(tp->loop);
+	tp->stats.received++;
+	tp->recv(pkt, tp->arg);
+}
+
+void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_error *err,
+		  const struct tp_dest *reply)
+{
+	char ip[48];
+	struct buf out;
+
+	tp->stats.malformed++;
+	tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
+	if (log_ratelimit_allow(&tp->bad_log, loop_now_ms(tp->loop), TP_MALFORMED_LOG_BURST,
+				TP_MALFORMED_LOG_WINDOW_MS)) {
+		unsigned dropped = log_ratelimit_take_suppressed(&tp->bad_log);
+		log_warn("bad message from %s %s:%u: %d %s (Call-ID %.*s)%s", tp_proto_name(pkt->proto),
+			 ip, tp_addr_port(&pkt->src), err->status, err->reason,
+			 (int)(pkt->msg.call_id.len > 64 ? 64 : pkt->msg.call_id.len),
+			 pkt->msg.call_id.p ? pkt->msg.call_id.p : "", dropped ? " (more suppressed)" : "");
+	}
+	buf_init(&out);
+	/* received/rport as for any answer when the top Via decoded, else
+	 * received= alone on the raw Via */
+	char params[TP_VIA_PARAMS_MAX];
+	if (pkt->msg.via.raw.p != NULL)
+		tp_via_params(pkt, params, sizeof(params));
+	else
+		snprintf(params, sizeof(params), ";received=%s", ip);
+	char tag[17];
+	uint64_t r = 0;
+	(void)random_u64(&r);
+	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)r);
+	char extra[TP_ALLOW_LINE_MAX] = "";
+	if (err->status == 501 && tp->cfg.allow)
+		snprintf(extra, sizeof(extra), "Allow: %s\r\n", tp->cfg.allow);
+	struct sip_response_spec spec = {
+		.status = (unsigned)err->status,
+		.reason = err->reason,
+		.via_params = view_from_cstr(params),
+		.to_tag = view_from_cstr(tag),
+		.extra = view_from_cstr(extra),
+	};
+	if (sip_response_print_malformed(&out, &pkt->msg, &spec) == 0) {
+		struct iovec iov = { .iov_base = out.data, .iov_len = out.len };
+		(void)tp_send(tp, reply, &iov, 1);
+	}
+	buf_fini(&out);
+}
+
+int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
+	    size_t iov_count)
+{
+	int rc;
+
+	switch (dest->proto) {
+	case TP_UDP:
+		rc = tp_udp_send(tp, dest, iov, iov_count);
+		break;
+	case TP_TCP:
+		rc = tp_tcp_send(tp, dest, iov, iov_count);
+		break;
+	default:
+		rc = EPROTONOSUPPORT;
+		break;
+	}
+	if (rc != 0)
+		tp->stats.send_errors++;
+	return rc;
+}

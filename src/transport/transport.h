@@ -1,0 +1,148 @@
+/*
+ * transport.h - SIP over UDP and TCP (RFC 3261 §18, RFC 3581, RFC 5626
+ * §3.5.1 keep-alive): listeners, the connection table, framing, and where
+ * a response goes.
+ *
+ * Receive path: a datagram, or one framed message of a stream, becomes a
+ * struct tp_packet: one refcounted allocation that holds the bytes and the
+ * decoded struct sip_msg viewing them. Whoever keeps a message (a
+ * transaction) keeps a reference to its packet; the bytes are never copied.
+ *
+ * Send path: tp_send() takes a destination and an iovec. A destination
+ * names a protocol and an address, and optionally a connection to reuse (a
+ * response to a TCP request goes back on its connection while it lives,
+ * RFC 3261 §18.2.2) and the local UDP socket to send from.
+ *
+ * Threads: a transport belongs to one event loop; everything here runs on
+ * that loop's thread.
+ */
+#ifndef SIPD_TRANSPORT_TRANSPORT_H
+#define SIPD_TRANSPORT_TRANSPORT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "base/loop.h"
+#include "sip/msg.h"
+
+enum tp_proto {
+	TP_UDP,
+	TP_TCP,
+	TP_TLS,
+	TP_WS,
+	TP_WSS,
+};
+
+struct tp_addr {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} u;
+	socklen_t len;
+};
+
+struct tp_listener; /* a bound socket: UDP socket or TCP listening socket */
+struct tp_conn;     /* a stream connection; refcounted (obj) */
+struct transport;
+
+/* One received message. Refcounted (obj_ref/obj_unref). */
+struct tp_packet {
+	struct sip_msg msg;           /* views into data[] */
+	enum tp_proto proto;
+	struct tp_addr src;           /* the peer */
+	struct tp_listener *listener; /* where it arrived; lives as long as the transport */
+	struct tp_conn *conn;         /* stream it came on (a reference), or NULL */
+	uint64_t received_ms;         /* loop time */
+	size_t len;                   /* bytes in data[] */
+	char data[];
+};
+
+struct tp_dest {
+	enum tp_proto proto;
+	struct tp_addr addr;
+	struct tp_conn *conn;         /* borrowed; reuse this connection if alive */
+	struct tp_listener *listener; /* UDP: the socket to send from; NULL = any */
+};
+
+static inline bool tp_proto_reliable(enum tp_proto proto)
+{
+	return proto != TP_UDP;
+}
+
+const char *tp_proto_name(enum tp_proto proto); /* "UDP", "TCP", ... */
+
+/* "192.0.2.1" / "2001:db8::1" (no brackets), and the port. */
+void tp_addr_ip_string(const struct tp_addr *addr, char *out, size_t size);
+uint16_t tp_addr_port(const struct tp_addr *addr);
+bool tp_addr_equal(const struct tp_addr *a, const struct tp_addr *b);
+/* From an IP literal (IPv6 with or without brackets) and a port. */
+int tp_addr_from_text(struct tp_addr *addr, struct view ip, uint16_t port);
+
+/*
+ * Where a response to pkt goes (RFC 3261 §18.2.2, RFC 3581 §4): back on the
+ * request's connection for a stream; for UDP to the source IP, at the source
+ * port when the top Via asked for rport, else at the sent-by port (5060 by
+ * default). The listener it arrived on is the one to send from.
+ */
+void tp_response_dest(const struct tp_packet *pkt, struct tp_dest *dest);
+
+/*
+ * What the top Via of a response must gain (RFC 3261 §18.2.1, RFC 3581 §4):
+ * received= when the sent-by host differs from the source IP, and rport=
+ * when the request had a bare rport. Writes the text of the parameters
+ * (";received=192.0.2.1;rport=5062") into out, or "" when nothing is to be
+ * added, and whether an existing bare ";rport" must be dropped (replaced).
+ */
+void tp_via_params(const struct tp_packet *pkt, char *out, size_t size);
+
+/* Limits and timeouts (from the [limits] section of the configuration). */
+struct transport_config {
+	uint32_t max_message_size;       /* bytes, <= SIP_MAX_MESSAGE */
+	uint32_t max_connections;        /* streams in all */
+	uint32_t max_connections_per_ip; /* streams from (or to) one IP address */
+	uint32_t tcp_idle_timeout_ms;    /* close a connection silent this long */
+	uint32_t tcp_message_timeout_ms; /* time to receive one whole message */
+	const char *allow;               /* methods for the Allow of a 501 to a
+					    malformed request; static; may be NULL */
+};
+
+/* Counters, for logs, metrics and tests. Loop thread only. */
+struct transport_stats {
+	uint64_t received;        /* messages handed up */
+	uint64_t malformed;       /* messages refused by the parser */
+	uint64_t oversize;        /* over max_message_size */
+	uint64_t conn_accepted;
+	uint64_t conn_refused;    /* over a connection limit */
+	uint64_t conn_closed;
+	uint64_t keepalive_pongs;
+	uint64_t send_errors;
+};
+
+/* A decoded message for the layer above. The callee takes its own
+ * references; the packet is released after the call. */
+typedef void (tp_recv_h)(struct tp_packet *pkt, void *arg);
+
+int transport_alloc(struct transport **tp, struct loop *loop, const struct transport_config *cfg,
+		    tp_recv_h *recv, void *arg);
+/* Closes every listener and connection. NULL-safe. */
+void transport_free(struct transport *tp);
+/* Bind a listener; *bound gets the address actually bound (port 0 picks
+ * one). Returns 0 or errno (EADDRINUSE, EACCES, EPROTONOSUPPORT, ...). */
+int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
+		     struct tp_addr *bound);
+const struct transport_stats *transport_stats(const struct transport *tp);
+/* Live stream connections. */
+size_t transport_conn_count(const struct transport *tp);
+
+/* Send. Returns 0, or an errno (ECONNREFUSED, EMSGSIZE, ENOTCONN, ...). A
+ * stream destination with no live connection opens one. */
+int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
+	    size_t iov_count);
+
+#endif
