@@ -88,6 +88,12 @@ static int bind_all(struct server *s, const struct config *cfg)
 				proto_word(proto));
 			return 2;
 		}
+		if (rc != 0 && cfg->listen_is_default && addr.u.sa.sa_family == AF_INET6 &&
+		    (rc == EAFNOSUPPORT || rc == EADDRNOTAVAIL)) {
+			/* the default [::] listeners on a host without IPv6 */
+			log_warn("no IPv6 here: not listening on %s", l->text);
+			continue;
+		}
 		if (rc != 0) {
 			fprintf(stderr, "sipd: cannot listen on %s: %s\n", l->text, strerror(rc));
 			return 2;

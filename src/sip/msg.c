@@ -221,7 +221,7 @@ static int single(const struct sip_msg *msg, enum sip_hdr_id id, struct view *va
 }
 
 static int frame(struct sip_msg *msg, const char *p, size_t have, enum sip_framing framing,
-		 size_t *used, struct sip_error *err)
+		 size_t *used, bool *body_short, struct sip_error *err)
 {
 	size_t body_off = 0;
 	struct view cl;
@@ -247,7 +247,9 @@ static int frame(struct sip_msg *msg, const char *p, size_t have, enum sip_frami
 	if (have - body_off < n) {
 		if (framing == SIP_FRAMING_STREAM)
 			return EAGAIN;
-		return fail(err, 400, "Body shorter than Content-Length", EBADMSG);
+		/* malformed, but decode the headers anyway, for the answer */
+		*body_short = true;
+		n = have - body_off;
 	}
 	msg->body = view_make(p + body_off, (size_t)n);
 	msg->len = body_off + (size_t)n;
@@ -465,6 +467,7 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_fr
 		   size_t *consumed, struct sip_error *err)
 {
 	size_t off = 0, used = 0;
+	bool body_short = false;
 	int rc;
 
 	msg_reset(msg, buf);
@@ -476,7 +479,7 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_fr
 		return fail(err, 400, "Empty message", EBADMSG);
 	}
 	msg->buf = buf + off;
-	rc = frame(msg, buf + off, len - off, framing, &used, err);
+	rc = frame(msg, buf + off, len - off, framing, &used, &body_short, err);
 	if (rc != 0)
 		return rc;
 	struct view l = msg->start_line;
@@ -498,6 +501,8 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_fr
 		rc = max_forwards(msg, err);
 	if (rc != 0)
 		return rc;
+	if (body_short)
+		return fail(err, 400, "Body shorter than Content-Length", EBADMSG);
 	*consumed = off + used;
 	return 0;
 }

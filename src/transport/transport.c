@@ -134,13 +134,14 @@ void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_
 
 	tp->stats.malformed++;
 	tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
+	const struct sip_hdr *call_id = sip_msg_hdr_find(&pkt->msg, SIP_HDR_CALL_ID);
+	struct view cid = call_id ? call_id->value : VIEW_LIT("");
 	if (log_ratelimit_allow(&tp->bad_log, loop_now_ms(tp->loop), TP_MALFORMED_LOG_BURST,
 				TP_MALFORMED_LOG_WINDOW_MS)) {
 		unsigned dropped = log_ratelimit_take_suppressed(&tp->bad_log);
 		log_warn("bad message from %s %s:%u: %d %s (Call-ID %.*s)%s", tp_proto_name(pkt->proto),
 			 ip, tp_addr_port(&pkt->src), err->status, err->reason,
-			 (int)(pkt->msg.call_id.len > 64 ? 64 : pkt->msg.call_id.len),
-			 pkt->msg.call_id.p ? pkt->msg.call_id.p : "", dropped ? " (more suppressed)" : "");
+			 (int)(cid.len > 64 ? 64 : cid.len), cid.p, dropped ? " (more suppressed)" : "");
 	}
 	buf_init(&out);
 	/* received/rport as for any answer when the top Via decoded, else
