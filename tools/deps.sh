@@ -12,7 +12,7 @@
 set -eu
 
 pkgs_build="gcc make meson ninja-build pkg-config python3"
-pkgs_check="$pkgs_build libcmocka-dev"
+pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester"
 pkgs_fuzz="$pkgs_check clang libclang-rt-dev"
 
 want=""
