@@ -272,53 +272,38 @@ int sip_msg_tokens(struct sip_msg *msg, enum sip_hdr_id id, const struct view **
 	return typed(msg, id, sizeof(struct view), (const void **)tokens, count, err);
 }
 
+/* Expires / Min-Expires: one header, delta-seconds, decoded once. */
 static int seconds(const struct sip_msg *msg, enum sip_hdr_id id, const char *bad,
-		   uint32_t *value, struct sip_error *err)
+		   struct sip_seconds *cache, uint32_t *value, struct sip_error *err)
 {
-	const struct sip_hdr *h = sip_msg_hdr_find(msg, id);
-
-	if (!h)
-		return ENOENT;
-	if (h->next >= 0 || !sip_delta_seconds(h->value, value)) {
-		if (err) {
-			err->status = 400;
-			err->reason = bad;
-		}
-		return EBADMSG;
+	if (!cache->done) {
+		const struct sip_hdr *h = sip_msg_hdr_find(msg, id);
+		if (!h)
+			cache->rc = ENOENT;
+		else if (h->next >= 0 || !sip_delta_seconds(h->value, &cache->value))
+			cache->rc = EBADMSG;
+		else
+			cache->rc = 0;
+		cache->done = true;
 	}
-	return 0;
+	if (cache->rc == EBADMSG && err) {
+		err->status = 400;
+		err->reason = bad;
+	}
+	if (cache->rc == 0)
+		*value = cache->value;
+	return cache->rc;
 }
 
 int sip_msg_expires(struct sip_msg *msg, uint32_t *value, struct sip_error *err)
 {
-	if (!msg->expires_done) {
-		msg->expires_rc = seconds(msg, SIP_HDR_EXPIRES, "Bad Expires header",
-					  &msg->expires, NULL);
-		msg->expires_done = true;
-	}
-	if (msg->expires_rc == EBADMSG && err) {
-		err->status = 400;
-		err->reason = "Bad Expires header";
-	}
-	if (msg->expires_rc == 0)
-		*value = msg->expires;
-	return msg->expires_rc;
+	return seconds(msg, SIP_HDR_EXPIRES, "Bad Expires header", &msg->expires, value, err);
 }
 
 int sip_msg_min_expires(struct sip_msg *msg, uint32_t *value, struct sip_error *err)
 {
-	if (!msg->min_expires_done) {
-		msg->min_expires_rc = seconds(msg, SIP_HDR_MIN_EXPIRES, "Bad Min-Expires header",
-					      &msg->min_expires, NULL);
-		msg->min_expires_done = true;
-	}
-	if (msg->min_expires_rc == EBADMSG && err) {
-		err->status = 400;
-		err->reason = "Bad Min-Expires header";
-	}
-	if (msg->min_expires_rc == 0)
-		*value = msg->min_expires;
-	return msg->min_expires_rc;
+	return seconds(msg, SIP_HDR_MIN_EXPIRES, "Bad Min-Expires header", &msg->min_expires, value,
+		       err);
 }
 
 struct view sip_msg_user_agent(const struct sip_msg *msg)

@@ -459,8 +459,8 @@ static void msg_reset(struct sip_msg *msg, const char *buf)
 	memset(&msg->cseq, 0, sizeof(msg->cseq));
 	memset(msg->first, 0xff, sizeof(msg->first));
 	memset(msg->cache, 0, sizeof(msg->cache));
-	msg->expires_done = false;
-	msg->min_expires_done = false;
+	msg->expires.done = false;
+	msg->min_expires.done = false;
 }
 
 int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_framing framing,

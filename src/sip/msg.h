@@ -168,6 +168,13 @@ struct sip_cache {
 	const char *reason; /* when malformed */
 };
 
+/* A lazily decoded delta-seconds header. */
+struct sip_seconds {
+	bool done;
+	int rc; /* 0, ENOENT or EBADMSG */
+	uint32_t value;
+};
+
 struct sip_msg {
 	const char *buf; /* borrowed: the message, first start-line byte ... */
 	size_t len;      /* ... to the end of its body */
@@ -203,12 +210,8 @@ struct sip_msg {
 
 	/* lazy */
 	struct sip_cache cache[SIP_CACHE__COUNT];
-	bool expires_done;
-	int expires_rc; /* 0, ENOENT or EBADMSG */
-	uint32_t expires;
-	bool min_expires_done;
-	int min_expires_rc;
-	uint32_t min_expires;
+	struct sip_seconds expires;     /* Expires */
+	struct sip_seconds min_expires; /* Min-Expires */
 };
 
 /*

@@ -30,6 +30,16 @@ int sip_value_print_unfolded(struct view v, struct buf *out)
 	return 0;
 }
 
+int sip_header_print(struct buf *out, const char *name_colon, struct view value)
+{
+	int rc = buf_append_cstr(out, name_colon);
+	if (rc == 0)
+		rc = sip_value_print_unfolded(value, out);
+	if (rc == 0)
+		rc = buf_append(out, "\r\n", 2);
+	return rc;
+}
+
 static int start_line_print(const struct sip_msg *msg, struct buf *out)
 {
 	if (msg->is_request)

@@ -14,6 +14,9 @@
 /* Append the message to out. Returns 0 or ENOMEM. */
 int sip_msg_print(const struct sip_msg *msg, struct buf *out);
 
+/* Append "name" (with its ": ") then the value unfolded, then CRLF. */
+int sip_header_print(struct buf *out, const char *name_colon, struct view value);
+
 /* Append a header value with every fold turned into a single SP. */
 int sip_value_print_unfolded(struct view value, struct buf *out);
 

@@ -111,16 +111,6 @@ static int vias_print(struct buf *out, const struct sip_msg *req, struct view ad
 	return rc;
 }
 
-static int line_print(struct buf *out, const char *name, struct view value)
-{
-	int rc = buf_append_cstr(out, name);
-	if (rc == 0)
-		rc = sip_value_print_unfolded(value, out);
-	if (rc == 0)
-		rc = buf_append(out, "\r\n", 2);
-	return rc;
-}
-
 int sip_response_print(struct buf *out, const struct sip_msg *req,
 		       const struct sip_response_spec *spec)
 {
@@ -136,7 +126,7 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 	if (rc == 0)
 		rc = vias_print(out, req, spec->via_params);
 	if (rc == 0)
-		rc = line_print(out, "From: ", from->value);
+		rc = sip_header_print(out, "From: ", from->value);
 	if (rc == 0) {
 		rc = buf_append_cstr(out, "To: ");
 		if (rc == 0)
@@ -150,7 +140,7 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 			rc = buf_append(out, "\r\n", 2);
 	}
 	if (rc == 0)
-		rc = line_print(out, "Call-ID: ", req->call_id);
+		rc = sip_header_print(out, "Call-ID: ", req->call_id);
 	if (rc == 0)
 		rc = buf_printf(out, "CSeq: %u %.*s\r\n", req->cseq.number, (int)req->cseq.method.len,
 				req->cseq.method.p);
@@ -211,7 +201,7 @@ int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial,
 		rc = vias_print(out, partial, spec->via_params); /* the top Via decoded */
 	} else {
 		for (const struct sip_hdr *h = via; rc == 0 && h; h = sip_msg_hdr_next(partial, h))
-			rc = line_print(out, "Via: ", h->value);
+			rc = sip_header_print(out, "Via: ", h->value);
 	}
 	for (size_t i = 0; rc == 0 && i < sizeof(copied) / sizeof(copied[0]); i++) {
 		const struct sip_hdr *h = sip_msg_hdr_find(partial, copied[i]);

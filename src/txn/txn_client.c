@@ -160,16 +160,6 @@ static void on_timer_timeout(struct timer *timer, void *arg)
 	client_fail(arg, ETIMEDOUT);
 }
 
-static int line_append(struct buf *out, const char *name, struct view value)
-{
-	int rc = buf_append_cstr(out, name);
-	if (rc == 0)
-		rc = sip_value_print_unfolded(value, out);
-	if (rc == 0)
-		rc = buf_append(out, "\r\n", 2);
-	return rc;
-}
-
 /* §17.1.1.3: the ACK for a non-2xx final response, into ct->ack. */
 static int ack_build(struct txn *ct, const struct sip_msg *response)
 {
@@ -190,16 +180,16 @@ static int ack_build(struct txn *ct, const struct sip_msg *response)
 	}
 	rc = buf_printf(&ct->ack, "ACK %.*s SIP/2.0\r\n", (int)req.ruri_raw.len, req.ruri_raw.p);
 	if (rc == 0)
-		rc = line_append(&ct->ack, "Via: ", req.via.raw);
+		rc = sip_header_print(&ct->ack, "Via: ", req.via.raw);
 	for (const struct sip_hdr *h = sip_msg_hdr_find(&req, SIP_HDR_ROUTE); rc == 0 && h;
 	     h = sip_msg_hdr_next(&req, h))
-		rc = line_append(&ct->ack, "Route: ", h->value);
+		rc = sip_header_print(&ct->ack, "Route: ", h->value);
 	if (rc == 0)
-		rc = line_append(&ct->ack, "From: ", from->value);
+		rc = sip_header_print(&ct->ack, "From: ", from->value);
 	if (rc == 0)
-		rc = line_append(&ct->ack, "To: ", to->value);
+		rc = sip_header_print(&ct->ack, "To: ", to->value);
 	if (rc == 0)
-		rc = line_append(&ct->ack, "Call-ID: ", req.call_id);
+		rc = sip_header_print(&ct->ack, "Call-ID: ", req.call_id);
 	if (rc == 0)
 		rc = buf_printf(&ct->ack, "CSeq: %u ACK\r\nMax-Forwards: %u\r\nContent-Length: 0\r\n\r\n",
 				req.cseq.number, TXN_ACK_MAX_FORWARDS);
