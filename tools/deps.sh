@@ -11,7 +11,7 @@
 # when it has to install.
 set -eu
 
-pkgs_build="gcc make meson ninja-build pkg-config python3"
+pkgs_build="gcc make meson ninja-build pkg-config python3 libssl-dev libsqlite3-dev"
 pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester"
 pkgs_fuzz="$pkgs_check clang libclang-rt-dev"
 
