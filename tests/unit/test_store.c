@@ -1,0 +1,216 @@
+/*
+ * test_store.c - the SQLite store: schema, subscribers, streamed import,
+ * data_version across connections, bindings through the writer thread and
+ * a real loop (group commit), expiry in each().
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/loop.h"
+#include "store/store.h"
+
+static char db_path[64];
+static char db_url[80];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(db_path, sizeof(db_path), "/tmp/sipd-test-store-XXXXXX");
+	int fd = mkstemp(db_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	unlink(db_path);
+	snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char p[96];
+	(void)state;
+	unlink(db_path);
+	snprintf(p, sizeof(p), "%s-wal", db_path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", db_path);
+	unlink(p);
+	return 0;
+}
+
+static struct store *open_db(void)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+	assert_int_equal(store_open(&s, db_url, err, sizeof(err)), 0);
+	return s;
+}
+
+static void make_user(struct store_user *u, const char *user, const char *domain)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->user, sizeof(u->user), "%s", user);
+	snprintf(u->domain, sizeof(u->domain), "%s", domain);
+	snprintf(u->ha1_md5, sizeof(u->ha1_md5), "%032x", 1);
+	snprintf(u->ha1_sha256, sizeof(u->ha1_sha256), "%064x", 2);
+	snprintf(u->ha1_sha512_256, sizeof(u->ha1_sha512_256), "%064x", 3);
+}
+
+static void test_bad_url(void **state)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+	(void)state;
+	assert_int_equal(store_open(&s, "mysql://x", err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "unsupported database URL"));
+	assert_null(s);
+}
+
+static void count_cb(const struct store_user *u, void *arg)
+{
+	(void)u;
+	(*(int *)arg)++;
+}
+
+static void test_users(void **state)
+{
+	struct store_user u, got;
+	int n = 0;
+	(void)state;
+	struct store *s = open_db();
+	make_user(&u, "100", "example.com");
+	assert_int_equal(store_user_put(s, &u, false), 0);
+	assert_int_equal(store_user_put(s, &u, false), EEXIST);
+	assert_int_equal(store_user_put(s, &u, true), 0);
+	make_user(&u, "101", "example.com");
+	assert_int_equal(store_user_put(s, &u, false), 0);
+	assert_int_equal(store_user_count(s), 2);
+	assert_int_equal(store_user_get(s, "100", "example.com", &got), 0);
+	assert_string_equal(got.ha1_md5, u.ha1_md5);
+	assert_int_equal(store_user_get(s, "102", "example.com", &got), ENOENT);
+	assert_int_equal(store_user_each(s, count_cb, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_user_del(s, "101", "example.com"), 0);
+	assert_int_equal(store_user_del(s, "101", "example.com"), ENOENT);
+	store_close(s);
+	/* reopen keeps data */
+	s = open_db();
+	assert_int_equal(store_user_count(s), 1);
+	assert_int_equal(store_user_get(s, "100", "example.com", &got), 0);
+	store_close(s);
+}
+
+static void test_import(void **state)
+{
+	struct store_user users[3];
+	(void)state;
+	struct store *s = open_db();
+	make_user(&users[0], "a", "example.com");
+	make_user(&users[1], "b", "example.com");
+	make_user(&users[2], "a", "example.com");
+	assert_int_equal(store_user_import(s, users, 3), EEXIST);
+	assert_int_equal(store_user_count(s), 0);
+	assert_int_equal(store_user_import(s, users, 2), 0);
+	assert_int_equal(store_user_count(s), 2);
+	/* existing users are replaced */
+	assert_int_equal(store_user_import(s, users, 2), 0);
+	assert_int_equal(store_user_count(s), 2);
+	store_close(s);
+}
+
+static void test_data_version(void **state)
+{
+	struct store_user u;
+	(void)state;
+	struct store *a = open_db(), *b = open_db();
+	uint64_t v = store_data_version(a);
+	make_user(&u, "200", "example.com");
+	assert_int_equal(store_user_put(b, &u, false), 0);
+	assert_true(store_data_version(a) != v);
+	store_close(a);
+	store_close(b);
+}
+
+struct done_count {
+	struct loop *loop;
+	int done, want, errors;
+};
+
+static void on_done(int err, void *arg)
+{
+	struct done_count *d = arg;
+	if (err)
+		d->errors++;
+	if (++d->done == d->want)
+		loop_stop(d->loop);
+}
+
+static void binding_cb(const struct store_binding *b, void *arg)
+{
+	(void)b;
+	(*(int *)arg)++;
+}
+
+static void make_binding(struct store_binding *b, const char *aor, int i, int64_t expires_at)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->aor, sizeof(b->aor), "%s", aor);
+	snprintf(b->contact, sizeof(b->contact), "sip:%d@192.0.2.1:5060", i);
+	b->q = 1000;
+	b->expires_at = expires_at;
+	snprintf(b->source, sizeof(b->source), "udp:192.0.2.1:5060");
+}
+
+static void test_bindings(void **state)
+{
+	struct loop *loop;
+	struct store_binding b;
+	struct done_count d = { 0 };
+	int n = 0;
+	(void)state;
+	struct store *s = open_db();
+	assert_int_equal(loop_alloc(&loop), 0);
+	assert_int_equal(store_attach(s, loop), 0);
+	d.loop = loop;
+	d.want = 1000 + 2;
+	for (int i = 0; i < 1000; i++) {
+		make_binding(&b, i % 2 ? "odd@example.com" : "even@example.com", i, 4000000000);
+		assert_int_equal(store_binding_put(s, &b, on_done, &d), 0);
+	}
+	assert_int_equal(store_binding_del(s, "odd@example.com", "sip:1@192.0.2.1:5060", on_done, &d), 0);
+	assert_int_equal(store_binding_del_aor(s, "even@example.com", on_done, &d), 0);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(d.done, d.want);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(store_binding_each(s, 0, binding_cb, &n), 0);
+	assert_int_equal(n, 499);
+	store_close(s);
+	loop_free(loop);
+
+	/* on disk; each() drops the expired ones */
+	s = open_db();
+	n = 0;
+	assert_int_equal(store_binding_each(s, 4000000000, binding_cb, &n), 0);
+	assert_int_equal(n, 0);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
