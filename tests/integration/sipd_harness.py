@@ -76,8 +76,9 @@ class Sipd:
     DEFAULT_LISTEN = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0")
     last = None  # the most recently started, for failure diagnostics
 
-    def __init__(self, binary, listen=DEFAULT_LISTEN, settings=None, args=(), env=None):
+    def __init__(self, binary, listen=DEFAULT_LISTEN, settings=None, args=(), env=None, db=None):
         self.binary = os.path.abspath(binary)  # sipd runs in its own directory
+        self.db = db  # a --db URL; None: sqlite:TMPDIR/sipd.db, removed with TMPDIR
         self.listen = list(listen)
         self.settings = dict(settings or {})
         self.args = list(args)
@@ -99,7 +100,7 @@ class Sipd:
         cmd = [self.binary]
         for spec in self.listen:
             cmd += ["--listen", spec]
-        cmd += ["--db", "sqlite:" + os.path.join(self.tmpdir, "sipd.db"), "--http", "off"]
+        cmd += ["--db", self.db or "sqlite:" + os.path.join(self.tmpdir, "sipd.db"), "--http", "off"]
         for key, value in self.settings.items():
             cmd += ["--set", "%s=%s" % (key, value)]
         level = os.environ.get("SIPD_TEST_LOG_LEVEL")
@@ -203,6 +204,12 @@ class Sipd:
         return False
 
     # -- state --
+
+    def kill9(self):
+        """SIGKILL now (no clean shutdown), then collect the process as stop() does."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        return self.stop()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
