@@ -785,6 +785,27 @@ class Skip(Exception):
     pass
 
 
+def run_tool(cmd, cwd=None, timeout=40):
+    """Run a client tool (sipsak, sipp, ...) to completion within timeout
+    seconds: (exit status, its output). A hung tool fails the test."""
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        raise AssertionError("%s did not finish within %d s:\n%s"
+                             % (" ".join(cmd), timeout, out[-3000:]))
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def need_tool(tool):
+    """The path of tool, or skip the test when it is not installed."""
+    path = shutil.which(tool)
+    if not path:
+        raise Skip("%s is not installed (tools/deps.sh check)" % tool)
+    return path
+
+
 def last_sipd_stderr():
     return Sipd.last.stderr_tail() if Sipd.last else ""
 

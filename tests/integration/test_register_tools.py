@@ -19,13 +19,12 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipd_harness import Skip, Tap, binary_from_argv, expect  # noqa: E402
+from sipd_harness import Skip, Tap, binary_from_argv, expect, need_tool, run_tool  # noqa: E402
 from sip_auth import DOMAIN, Db, Ua, bindings  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,21 +35,10 @@ LISTEN = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0")
 
 
 def run(cmd, cwd=None, timeout=CLIENT_TIMEOUT):
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        raise AssertionError("%s did not finish within %d s:\n%s"
-                             % (" ".join(cmd), timeout, out[-3000:]))
-    return p.returncode, p.stdout.decode("utf-8", "replace")
+    return run_tool(cmd, cwd=cwd, timeout=timeout)
 
 
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        raise Skip("%s is not installed (tools/deps.sh check)" % tool)
-    return path
+need = need_tool
 
 
 def kernel_port(proto):

@@ -14,34 +14,22 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipd_harness import Sipd, SipdError, Skip, Tap, binary_from_argv, expect, uri_for  # noqa: E402
+from sipd_harness import Sipd, SipdError, Skip, Tap, binary_from_argv, expect, uri_for, need_tool, run_tool  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_TIMEOUT = 40  # s: a hung client fails its test, it does not hang the suite
 
 
 def run(cmd, cwd=None):
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=CLIENT_TIMEOUT, cwd=cwd)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        raise AssertionError("%s did not finish within %d s:\n%s"
-                             % (" ".join(cmd), CLIENT_TIMEOUT, out[-3000:]))
-    return p.returncode, p.stdout.decode("utf-8", "replace")
+    return run_tool(cmd, cwd=cwd, timeout=CLIENT_TIMEOUT)
 
 
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        raise Skip("%s is not installed (tools/deps.sh check)" % tool)
-    return path
+need = need_tool
 
 
 def sipsak(s, proto, *flags):
