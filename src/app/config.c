@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/view.h"
 #include "sip/uri.h"
@@ -34,11 +35,12 @@
 #define MS_PER_M (60 * MS_PER_S)
 #define MS_PER_H (60 * MS_PER_M)
 
-#define HELP_WIDTH 78       /* columns the help text is wrapped to */
-#define HELP_INDENT 6       /* columns before a key's description */
-#define ERR_MAX 512         /* bytes of one error line, before the "sipd: " prefix */
-#define VALUE_SHOWN_MAX 100 /* bytes of a bad value quoted in a message */
-#define RANGE_MAX 64        /* "from 1ms to 10s", with room to spare */
+#define HELP_WIDTH 78         /* columns the help text is wrapped to */
+#define HELP_INDENT 6         /* columns before a key's description */
+#define ERR_MAX 512           /* bytes of one error line, before the "sipd: " prefix */
+#define VALUE_SHOWN_MAX 100   /* bytes of a bad value quoted in a message */
+#define RANGE_MAX 96          /* "from 1s to 24h in whole seconds", with room to spare */
+#define SECTIONS_TEXT_MAX 128 /* "[server], [timers], ...": every section, with room */
 
 /* ---- the key table ---------------------------------------------------- */
 
@@ -50,18 +52,22 @@ enum key_type {
 	KEY_LOG_LEVEL,
 	KEY_COUNT,     /* a uint32_t field; min..max */
 	KEY_DURATION,  /* a uint32_t field in ms; min..max ms */
+	KEY_SECONDS,   /* KEY_DURATION, but whole seconds only (1500ms is refused) */
+	KEY_BOOL,      /* a bool field: true/false, yes/no, on/off, 1/0 */
+	KEY_ALGORITHMS, /* auth_algorithms: digest algorithm names, comma-separated */
 };
 
 struct key_def {
 	struct config_key_info info;
 	enum key_type type;
-	size_t offset;     /* of the uint32_t field (KEY_COUNT, KEY_DURATION) */
-	uint32_t min, max; /* inclusive (KEY_COUNT, KEY_DURATION) */
+	size_t offset;     /* of the uint32_t field (KEY_COUNT, KEY_DURATION,
+	                      KEY_SECONDS) or the bool field (KEY_BOOL) */
+	uint32_t min, max; /* inclusive (KEY_COUNT, KEY_DURATION, KEY_SECONDS) */
 };
 
 #define FIELD(name) offsetof(struct config, name)
 
-static const char *const sections[] = { "server", "timers", "limits" };
+static const char *const sections[] = { "server", "timers", "limits", "registrar", "auth" };
 
 static const struct key_def keys[] = {
 	{ { "server", "listen", "PROTO:ADDR:PORT",
@@ -74,7 +80,8 @@ static const struct key_def keys[] = {
 	  KEY_LISTEN, 0, 0, 0 },
 	{ { "server", "domain", "NAME", "",
 	    "A domain sipd serves, a host name or an IP literal. Repeatable; the first is the "
-	    "default domain and the digest realm.",
+	    "default domain and the digest realm. With no domain, the machine's host name is "
+	    "used (localhost when it is not a valid one).",
 	    true },
 	  KEY_DOMAIN, 0, 0, 0 },
 	{ { "server", "db", "URL", "sqlite:sipd.db",
@@ -123,6 +130,43 @@ static const struct key_def keys[] = {
 	    "arrived; a slower sender is disconnected.",
 	    false },
 	  KEY_DURATION, FIELD(tcp_message_timeout_ms), 1, 1 * MS_PER_H },
+	{ { "registrar", "min_expires", "DURATION", "1m",
+	    "Shortest registration accepted: a REGISTER asking for less gets 423 Interval Too "
+	    "Brief with a Min-Expires of this. At most max_expires.",
+	    false },
+	  KEY_SECONDS, FIELD(min_expires_ms), 1 * MS_PER_S, 24 * MS_PER_H },
+	{ { "registrar", "max_expires", "DURATION", "1h",
+	    "Longest registration granted: a longer one is lowered to this, and the 200 OK says "
+	    "the time granted.",
+	    false },
+	  KEY_SECONDS, FIELD(max_expires_ms), 1 * MS_PER_S, 24 * MS_PER_H },
+	{ { "registrar", "default_expires", "DURATION", "1h",
+	    "Granted when a REGISTER names no expiry; the registrar keeps it between "
+	    "min_expires and max_expires, so it is not checked against them.",
+	    false },
+	  KEY_SECONDS, FIELD(default_expires_ms), 1 * MS_PER_S, 24 * MS_PER_H },
+	{ { "registrar", "max_bindings", "N", "10",
+	    "Most contacts one address-of-record may have registered at once; a REGISTER that "
+	    "would add one more is refused with 403.",
+	    false },
+	  KEY_COUNT, FIELD(max_bindings), 1, 1000 },
+	{ { "auth", "nonce_lifetime", "DURATION", "5m",
+	    "How long the nonce of a challenge stays valid; credentials on an older nonce get a "
+	    "fresh challenge with stale=true.",
+	    false },
+	  KEY_SECONDS, FIELD(nonce_lifetime_ms), 1 * MS_PER_S, 24 * MS_PER_H },
+	{ { "auth", "allow_no_qop", "true|false", "false",
+	    "Accept RFC 2069 digest responses without qop, as some older phones send. Off by "
+	    "default: with no nonce-count, such a response can be replayed until its nonce is "
+	    "stale.",
+	    false },
+	  KEY_BOOL, FIELD(allow_no_qop), 0, 0 },
+	{ { "auth", "algorithms", "ALG,...", "SHA-256,MD5",
+	    "Digest algorithms offered, one challenge line each, in this order: SHA-256, MD5, "
+	    "SHA-512-256, comma-separated; credentials in any other are refused. Some clients "
+	    "(sipsak, SIPp) read only the first challenge and need MD5 alone.",
+	    false },
+	  KEY_ALGORITHMS, 0, 0, 0 },
 };
 
 #define KEY_TOTAL (sizeof(keys) / sizeof(keys[0]))
@@ -163,6 +207,30 @@ static uint32_t *key_field(struct config *c, const struct key_def *key)
 static uint32_t key_value(const struct config *c, const struct key_def *key)
 {
 	return *(const uint32_t *)(const void *)((const char *)c + key->offset);
+}
+
+static bool *key_flag(struct config *c, const struct key_def *key)
+{
+	return (bool *)(void *)((char *)c + key->offset);
+}
+
+static bool key_flag_value(const struct config *c, const struct key_def *key)
+{
+	return *(const bool *)(const void *)((const char *)c + key->offset);
+}
+
+/* "[server], [timers], ...": every section, for messages. */
+static void sections_text(char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < SECTION_TOTAL && used < size; i++) {
+		int n = snprintf(out + used, size - used, "%s[%s]", i ? ", " : "", sections[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
 /* ---- values ----------------------------------------------------------- */
@@ -382,19 +450,41 @@ static bool db_valid(const char *url)
 	return false;
 }
 
-/* "from 1ms to 10s" / "from 1 to 64", for help and errors. */
+/* "from 1ms to 10s" / "from 1 to 64" / "from 1s to 24h in whole seconds",
+ * for help and errors. */
 static void range_text(const struct key_def *key, char *out, size_t size)
 {
 	char lo[24], hi[24]; /* 20 digits, "ms", NUL */
 
-	if (key->type == KEY_DURATION) {
+	if (key->type == KEY_DURATION || key->type == KEY_SECONDS) {
 		config_duration_format(key->min, lo, sizeof(lo));
 		config_duration_format(key->max, hi, sizeof(hi));
 	} else {
 		snprintf(lo, sizeof(lo), "%" PRIu32, key->min);
 		snprintf(hi, sizeof(hi), "%" PRIu32, key->max);
 	}
-	snprintf(out, size, "from %s to %s", lo, hi);
+	snprintf(out, size, "from %s to %s%s", lo, hi,
+		 key->type == KEY_SECONDS ? " in whole seconds" : "");
+}
+
+/* true/false, yes/no, on/off, 1/0, any case. */
+static bool bool_parse(const char *text, bool *out)
+{
+	static const struct {
+		const char *text;
+		bool value;
+	} words[] = {
+		{ "true", true },   { "yes", true }, { "on", true },   { "1", true },
+		{ "false", false }, { "no", false }, { "off", false }, { "0", false },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (view_eq_cstr_nocase(view_from_cstr(text), words[i].text)) {
+			*out = words[i].value;
+			return true;
+		}
+	}
+	return false;
 }
 
 static int bad_value(const char *value, const char *label, const char *why, char *errbuf,
@@ -419,6 +509,38 @@ static void list_clear(struct config *c, const struct key_def *key)
 	}
 }
 
+/* "sha-256, md5" → "SHA-256,MD5" in out; NULL, or why it is refused. */
+static const char *algorithms_parse(const char *value, char *out, size_t size)
+{
+	static const char *const names[] = { "SHA-256", "MD5", "SHA-512-256" };
+	bool seen[3] = { false, false, false };
+	char norm[CONFIG_ALGORITHMS_MAX] = "";
+	const char *p = value;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		struct view word = view_trim(view_make(p, len));
+		int found = -1;
+
+		for (int i = 0; i < 3; i++)
+			if (view_eq_cstr_nocase(word, names[i]))
+				found = i;
+		if (found < 0)
+			return "SHA-256, MD5 or SHA-512-256, comma-separated";
+		if (seen[found])
+			return "an algorithm is named twice";
+		seen[found] = true;
+		if (norm[0])
+			strcat(norm, ",");
+		strcat(norm, names[found]);
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	snprintf(out, size, "%s", norm);
+	return NULL;
+}
+
 /*
  * Parses value into c's field for key. label names the setting in a message:
  * "timers.t1", or the flag ("--listen") that gave the value.
@@ -426,9 +548,10 @@ static void list_clear(struct config *c, const struct key_def *key)
 static int key_apply(struct config *c, const struct key_def *key, const char *value,
 		     const char *label, char *errbuf, size_t errlen)
 {
-	char why[128];
+	char why[192];
 	uint64_t number;
 	enum log_level level;
+	bool flag;
 
 	switch (key->type) {
 	case KEY_LISTEN: {
@@ -530,6 +653,32 @@ static int key_apply(struct config *c, const struct key_def *key, const char *va
 		}
 		*key_field(c, key) = (uint32_t)number;
 		return 0;
+	case KEY_SECONDS:
+		/* The registrar and auth count in seconds (Expires, Min-Expires,
+		 * nonce ages), so 1500ms is refused rather than silently cut to 1s. */
+		if (config_duration_parse(value, &number) != 0 || number < key->min ||
+		    number > key->max || number % MS_PER_S != 0) {
+			char range[RANGE_MAX];
+			range_text(key, range, sizeof(range));
+			snprintf(why, sizeof(why),
+				 "a duration %s, such as 90s or 1h; a bare number means seconds",
+				 range);
+			return bad_value(value, label, why, errbuf, errlen);
+		}
+		*key_field(c, key) = (uint32_t)number;
+		return 0;
+	case KEY_BOOL:
+		if (!bool_parse(value, &flag))
+			return bad_value(value, label, "true or false", errbuf, errlen);
+		*key_flag(c, key) = flag;
+		return 0;
+	case KEY_ALGORITHMS: {
+		const char *reason = algorithms_parse(value, c->auth_algorithms,
+						      sizeof(c->auth_algorithms));
+		if (reason)
+			return bad_value(value, label, reason, errbuf, errlen);
+		return 0;
+	}
 	}
 	snprintf(errbuf, errlen, "internal error: key type %d", (int)key->type);
 	return EINVAL;
@@ -614,16 +763,55 @@ int config_validate(const struct config *c, char *errbuf, size_t errlen)
 			 t1);
 		return EINVAL;
 	}
+	if (c->min_expires_ms > c->max_expires_ms) {
+		char min[32], max[32];
+		config_duration_format(c->min_expires_ms, min, sizeof(min));
+		config_duration_format(c->max_expires_ms, max, sizeof(max));
+		snprintf(errbuf, errlen,
+			 "registrar.min_expires (%s) must not be more than "
+			 "registrar.max_expires (%s)",
+			 min, max);
+		return EINVAL;
+	}
 	return 0;
+}
+
+const char *config_default_domain(const struct config *c, char *buf, size_t size)
+{
+	char host[CONFIG_DOMAIN_MAX];
+	enum sip_host_type type;
+	size_t len;
+
+	if (size == 0)
+		return buf;
+	if (c->domain_count > 0) {
+		snprintf(buf, size, "%s", c->domains[0]);
+		return buf;
+	}
+	/* A name too long for host may come back cut and without its NUL (POSIX)
+	 * or as ENAMETOOLONG (glibc); either way the terminator is forced. */
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	len = strlen(host);
+	for (size_t i = 0; i < len; i++)
+		host[i] = to_lower(host[i]);
+	if (len == 0 || len >= size || !sip_host_classify(view_make(host, len), &type))
+		snprintf(buf, size, "localhost");
+	else
+		memcpy(buf, host, len + 1);
+	return buf;
 }
 
 /* ---- the file --------------------------------------------------------- */
 
-/* "(it belongs in [server])" when exactly one section has the key. */
+/* "(it belongs in [server])" when exactly one section has the key, else
+ * the list of sections. */
 static void section_hint(const char *name, char *out, size_t size)
 {
 	const char *found = NULL;
 	unsigned count = 0;
+	char list[SECTIONS_TEXT_MAX];
 
 	for (size_t i = 0; i < KEY_TOTAL; i++) {
 		if (strcmp(keys[i].info.name, name) == 0) {
@@ -631,17 +819,19 @@ static void section_hint(const char *name, char *out, size_t size)
 			count++;
 		}
 	}
-	if (count == 1)
+	if (count == 1) {
 		snprintf(out, size, " (it belongs in [%s])", found);
-	else
-		snprintf(out, size, " (sections: [server], [timers], [limits])");
+	} else {
+		sections_text(list, sizeof(list));
+		snprintf(out, size, " (sections: %s)", list);
+	}
 }
 
 /* One line, already trimmed and not blank or a comment. */
 static int file_line(struct config *c, struct layer *layer, char *s, const char **section,
 		     unsigned line, char *msg, size_t msglen)
 {
-	char *eq, *name, *value, label[64];
+	char *eq, *name, *value, label[64], list[SECTIONS_TEXT_MAX];
 	int index;
 
 	if (s[0] == '[') {
@@ -660,8 +850,8 @@ static int file_line(struct config *c, struct layer *layer, char *s, const char 
 				return 0;
 			}
 		}
-		snprintf(msg, msglen, "unknown section [%s] (sections: [server], [timers], [limits])",
-			 inner);
+		sections_text(list, sizeof(list));
+		snprintf(msg, msglen, "unknown section [%s] (sections: %s)", inner, list);
 		return EINVAL;
 	}
 	eq = strchr(s, '=');
@@ -677,7 +867,7 @@ static int file_line(struct config *c, struct layer *layer, char *s, const char 
 		return EINVAL;
 	}
 	if (!*section) {
-		char hint[64];
+		char hint[SECTIONS_TEXT_MAX + 16]; /* " (sections: " LIST ")" */
 		section_hint(name, hint, sizeof(hint));
 		snprintf(msg, msglen, "key '%s' outside any section%s", name, hint);
 		return EINVAL;
@@ -962,6 +1152,8 @@ out:
 
 static const char help_head[] =
 	"usage: sipd [options]\n"
+	"       sipd user add|del|list|import ...   manage users ('sipd user --help')\n"
+	"       sipd reg list                       print the current registrations\n"
 	"\n"
 	"SIP registrar, location service, digest authentication server and proxy.\n"
 	"\n"
@@ -981,7 +1173,8 @@ static const char help_head[] =
 	"\n"
 	"configuration keys: \"KEY = VALUE\" lines under [SECTION] in the file, or\n"
 	"--set SECTION.KEY=VALUE. A duration is a whole number with ms, s, m or h\n"
-	"(a bare number means seconds).\n";
+	"(a bare number means seconds). A switch is true or false (yes/no, on/off\n"
+	"and 1/0 work too).\n";
 
 /* Writes text word-wrapped to HELP_WIDTH, each line indented by indent. */
 static void print_wrapped(FILE *out, const char *text, int indent)
@@ -1021,7 +1214,8 @@ void config_print_help(FILE *out)
 		if (i == 0 || strcmp(key->info.section, keys[i - 1].info.section) != 0)
 			fprintf(out, "\n  [%s]\n", key->info.section);
 		fprintf(out, "  %s.%s = %s\n", key->info.section, key->info.name, key->info.metavar);
-		if (key->type == KEY_COUNT || key->type == KEY_DURATION) {
+		if (key->type == KEY_COUNT || key->type == KEY_DURATION ||
+		    key->type == KEY_SECONDS) {
 			range_text(key, range + 1, sizeof(range) - 1);
 			range[0] = ' ';
 		}
@@ -1062,8 +1256,16 @@ void config_write(const struct config *c, FILE *out)
 			fprintf(out, "%s = %" PRIu32 "\n", key->info.name, key_value(c, key));
 			break;
 		case KEY_DURATION:
+		case KEY_SECONDS:
 			config_duration_format(key_value(c, key), text, sizeof(text));
 			fprintf(out, "%s = %s\n", key->info.name, text);
+			break;
+		case KEY_BOOL:
+			fprintf(out, "%s = %s\n", key->info.name,
+				key_flag_value(c, key) ? "true" : "false");
+			break;
+		case KEY_ALGORITHMS:
+			fprintf(out, "%s = %s\n", key->info.name, c->auth_algorithms);
 			break;
 		}
 	}

@@ -21,16 +21,19 @@
  *	[timers]
  *	t1 = 500ms
  *
- * Sections [server], [timers], [limits]; names are lower case and case
- * sensitive; a value runs from after '=' to the end of the line, whitespace
- * trimmed at both ends, no quotes and no trailing comments. A section may
- * appear more than once. A non-repeatable key given twice in one file is an
- * error (it is most likely an edit that missed the other line); on the
- * command line the last one wins.
+ * Sections [server], [timers], [limits], [registrar], [auth]; names are
+ * lower case and case sensitive; a value runs from after '=' to the end of
+ * the line, whitespace trimmed at both ends, no quotes and no trailing
+ * comments. A section may appear more than once. A non-repeatable key given
+ * twice in one file is an error (it is most likely an edit that missed the
+ * other line); on the command line the last one wins.
  *
  * Values: durations are a whole number with a unit, ms, s, m or h ("500ms",
- * "2s", "1m"); a bare number means seconds. Counts and sizes are plain
- * decimal integers. Listen addresses are IP literals, never host names.
+ * "2s", "1m"); a bare number means seconds. The registrar's and auth's
+ * durations are whole seconds (they go on the wire as seconds), so "1500ms"
+ * is refused there. Counts and sizes are plain decimal integers. Switches
+ * are true or false (yes/no, on/off and 1/0 too, any case); config_write
+ * prints true or false. Listen addresses are IP literals, never host names.
  *
  * Nothing here logs, binds or resolves; errors come back as one line of
  * text for the caller to print.
@@ -71,6 +74,7 @@ struct config_listen {
 #define CONFIG_DOMAIN_MAX 256 /* bytes, with the NUL */
 #define CONFIG_DB_MAX 512     /* bytes, with the NUL */
 #define CONFIG_HTTP_MAX 128   /* bytes, with the NUL */
+#define CONFIG_ALGORITHMS_MAX 32 /* "SHA-256,MD5,SHA-512-256" and a NUL */
 
 struct config {
 	/*
@@ -86,7 +90,8 @@ struct config {
 	bool listen_is_default;
 
 	/* Lower case, each a host name or an IP literal; first = default
-	 * domain and digest realm. Default: none (listed by the caller). */
+	 * domain and digest realm. Default: none; config_default_domain then
+	 * gives the host name. */
 	char domains[CONFIG_MAX_DOMAINS][CONFIG_DOMAIN_MAX];
 	unsigned domain_count;
 
@@ -115,6 +120,24 @@ struct config {
 	uint32_t tcp_idle_timeout_ms;    /* close a silent connection; default 120 s */
 	uint32_t tcp_message_timeout_ms; /* to receive one whole message once its
 	                                    first byte arrived; default 32 s */
+
+	/* Registrar (RFC 3261 §10.3). The durations are ms, always whole
+	 * seconds (config refuses "1500ms"), 1 s..24 h. min_expires_ms <=
+	 * max_expires_ms (config_validate); default_expires_ms is not checked
+	 * against them: the registrar clamps it into that range. */
+	uint32_t min_expires_ms;     /* shorter asks get 423 + Min-Expires; default 60 s */
+	uint32_t max_expires_ms;     /* longer asks are lowered to this; default 1 h */
+	uint32_t default_expires_ms; /* when the REGISTER names no expiry; default 1 h */
+	uint32_t max_bindings;       /* contacts per address-of-record, 1..1000; one
+	                                more is refused with 403; default 10 */
+
+	/* Digest authentication (RFC 3261 §22, RFC 7616; core/auth.h). */
+	uint32_t nonce_lifetime_ms; /* ms, whole seconds, 1 s..24 h; after it a
+	                               nonce is stale; default 5 min */
+	bool allow_no_qop;          /* accept RFC 2069 responses (no qop); default false */
+	/* Digest algorithms offered, in order, normalized: "SHA-256,MD5"
+	 * (the default), each of SHA-256, MD5, SHA-512-256 at most once. */
+	char auth_algorithms[CONFIG_ALGORITHMS_MAX];
 };
 
 /* What config_from_args returns; CONFIG_USAGE_ERROR is also the exit code. */
@@ -156,7 +179,8 @@ int config_load_file(struct config *c, const char *path, char *errbuf, size_t er
 int config_set(struct config *c, const char *section, const char *key, const char *value,
 	       char *errbuf, size_t errlen);
 
-/* Checks that hold between keys (t2 >= t1). 0 or EINVAL with errbuf set. */
+/* Checks that hold between keys (t2 >= t1, min_expires <= max_expires).
+ * 0 or EINVAL with errbuf set. */
 int config_validate(const struct config *c, char *errbuf, size_t errlen);
 
 /*
@@ -174,6 +198,17 @@ int config_duration_parse(const char *text, uint64_t *ms);
 void config_duration_format(uint64_t ms, char *out, size_t size);
 
 const char *config_proto_name(enum config_proto proto); /* "udp", ... */
+
+/*
+ * The default domain, which is also the digest realm: c->domains[0] when
+ * server.domain gave any; otherwise this machine's host name (gethostname),
+ * lower case, when it is a valid host name or IP literal (sip_host_classify)
+ * that fits in buf; else "localhost". The server and the user CLI both call
+ * this, so with no domain configured they agree on the realm that stored
+ * passwords are hashed with. Written to buf (CONFIG_DOMAIN_MAX bytes hold
+ * any answer; a smaller buf cuts it) and returned.
+ */
+const char *config_default_domain(const struct config *c, char *buf, size_t size);
 
 /* Usage: every flag, then every key with its default. */
 void config_print_help(FILE *out);

@@ -47,12 +47,20 @@ static const char *const all_keys[] = {
 	"limits.max_connections_per_ip",
 	"limits.tcp_idle_timeout",
 	"limits.tcp_message_timeout",
+	"registrar.min_expires",
+	"registrar.max_expires",
+	"registrar.default_expires",
+	"registrar.max_bindings",
+	"auth.nonce_lifetime",
+	"auth.allow_no_qop",
+	"auth.algorithms",
 };
 #define ALL_KEYS (sizeof(all_keys) / sizeof(all_keys[0]))
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* A key's value as text: lists joined by one space, durations in ms. */
+/* A key's value as text: lists joined by one space, durations in ms,
+ * switches "true" or "false". */
 static void field_text(const struct config *c, const char *key, char *out, size_t size)
 {
 	size_t used = 0;
@@ -90,6 +98,20 @@ static void field_text(const struct config *c, const char *key, char *out, size_
 		snprintf(out, size, "%u", c->tcp_idle_timeout_ms);
 	} else if (strcmp(key, "limits.tcp_message_timeout") == 0) {
 		snprintf(out, size, "%u", c->tcp_message_timeout_ms);
+	} else if (strcmp(key, "registrar.min_expires") == 0) {
+		snprintf(out, size, "%u", c->min_expires_ms);
+	} else if (strcmp(key, "registrar.max_expires") == 0) {
+		snprintf(out, size, "%u", c->max_expires_ms);
+	} else if (strcmp(key, "registrar.default_expires") == 0) {
+		snprintf(out, size, "%u", c->default_expires_ms);
+	} else if (strcmp(key, "registrar.max_bindings") == 0) {
+		snprintf(out, size, "%u", c->max_bindings);
+	} else if (strcmp(key, "auth.nonce_lifetime") == 0) {
+		snprintf(out, size, "%u", c->nonce_lifetime_ms);
+	} else if (strcmp(key, "auth.allow_no_qop") == 0) {
+		snprintf(out, size, "%s", c->allow_no_qop ? "true" : "false");
+	} else if (strcmp(key, "auth.algorithms") == 0) {
+		snprintf(out, size, "%s", c->auth_algorithms);
 	} else {
 		fail_msg("test has no field for key '%s'", key);
 	}
@@ -231,6 +253,13 @@ static const char *const default_fields[] = {
 	"limits.max_connections_per_ip=64",
 	"limits.tcp_idle_timeout=120000",
 	"limits.tcp_message_timeout=32000",
+	"registrar.min_expires=60000",
+	"registrar.max_expires=3600000",
+	"registrar.default_expires=3600000",
+	"registrar.max_bindings=10",
+	"auth.nonce_lifetime=300000",
+	"auth.allow_no_qop=false",
+	"auth.algorithms=SHA-256,MD5",
 	NULL,
 };
 
@@ -297,6 +326,22 @@ static void test_table_defaults_parse(void **state)
 	config_text(&c, b, sizeof(b));
 	assert_string_equal(a, b);
 	assert_null(config_key(config_key_count()));
+
+	/* A duration's default is spelled as config_write prints it, so the
+	 * sample file, the docs and a written file show the same text. */
+	for (size_t i = 0; i < config_key_count(); i++) {
+		const struct config_key_info *k = config_key(i);
+		char name[64], ms[32], text[32];
+
+		if (strcmp(k->metavar, "DURATION") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", k->section, k->name);
+		field_text(&want, name, ms, sizeof(ms));
+		config_duration_format(strtoull(ms, NULL, 10), text, sizeof(text));
+		if (strcmp(text, k->default_text) != 0)
+			fail_msg("default of %s is '%s'; config_write prints '%s'", name,
+				 k->default_text, text);
+	}
 }
 
 /* The library's table and the test's list name the same keys. */
@@ -644,6 +689,81 @@ static const struct flags_case flags_cases[] = {
 	  .rc = CONFIG_OK, .fields = { "limits.tcp_idle_timeout=86400000" } },
 	{ .name = "idle timeout over", .args = { "--set", "limits.tcp_idle_timeout=1441m" },
 	  .rc = CONFIG_USAGE_ERROR, .err = "(a duration from 1ms to 24h," },
+	{ .name = "min_expires 1s", .args = { "--set", "registrar.min_expires=1s" },
+	  .rc = CONFIG_OK, .fields = { "registrar.min_expires=1000" } },
+	{ .name = "min_expires bare seconds", .args = { "--set", "registrar.min_expires=120" },
+	  .rc = CONFIG_OK, .fields = { "registrar.min_expires=120000" } },
+	{ .name = "min_expires 1000ms is whole",
+	  .args = { "--set", "registrar.min_expires=1000ms" }, .rc = CONFIG_OK,
+	  .fields = { "registrar.min_expires=1000" } },
+	/* Sent as seconds on the wire: refused, not rounded. */
+	{ .name = "min_expires 1500ms", .args = { "--set", "registrar.min_expires=1500ms" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value '1500ms' for registrar.min_expires (a duration from 1s to 24h "
+		 "in whole seconds, such as 90s or 1h; a bare number means seconds)\n" },
+	{ .name = "min_expires 999ms", .args = { "--set", "registrar.min_expires=999ms" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "in whole seconds" },
+	{ .name = "min_expires 0", .args = { "--set", "registrar.min_expires=0" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "bad value '0' for registrar.min_expires" },
+	{ .name = "max_expires over 24h", .args = { "--set", "registrar.max_expires=25h" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "bad value '25h' for registrar.max_expires" },
+	{ .name = "default_expires 2500ms", .args = { "--set", "registrar.default_expires=2500ms" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "in whole seconds" },
+	{ .name = "nonce_lifetime 1500ms", .args = { "--set", "auth.nonce_lifetime=1500ms" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value '1500ms' for auth.nonce_lifetime (a duration from 1s to 24h in "
+		 "whole seconds, such as 90s or 1h; a bare number means seconds)\n" },
+	{ .name = "nonce_lifetime 24h", .args = { "--set", "auth.nonce_lifetime=24h" },
+	  .rc = CONFIG_OK, .fields = { "auth.nonce_lifetime=86400000" } },
+	{ .name = "min_expires over max_expires", .args = { "--set", "registrar.min_expires=2h" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: registrar.min_expires (2h) must not be more than registrar.max_expires "
+		 "(1h)\n" },
+	{ .name = "max_expires under min_expires", .args = { "--set", "registrar.max_expires=30s" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: registrar.min_expires (1m) must not be more than registrar.max_expires "
+		 "(30s)\n" },
+	{ .name = "min_expires equal max_expires",
+	  .args = { "--set", "registrar.min_expires=1h", "--set", "registrar.max_expires=60m" },
+	  .rc = CONFIG_OK,
+	  .fields = { "registrar.min_expires=3600000", "registrar.max_expires=3600000" } },
+	{ .name = "min_expires over max_expires, both given",
+	  .args = { "--set", "registrar.min_expires=2h", "--set", "registrar.max_expires=3h" },
+	  .rc = CONFIG_OK,
+	  .fields = { "registrar.min_expires=7200000", "registrar.max_expires=10800000" } },
+	/* The registrar clamps default_expires; it is not validated. */
+	{ .name = "default_expires below min_expires",
+	  .args = { "--set", "registrar.default_expires=10s" }, .rc = CONFIG_OK,
+	  .fields = { "registrar.default_expires=10000", "registrar.min_expires=60000" } },
+	{ .name = "default_expires above max_expires",
+	  .args = { "--set", "registrar.default_expires=24h" }, .rc = CONFIG_OK,
+	  .fields = { "registrar.default_expires=86400000", "registrar.max_expires=3600000" } },
+	{ .name = "max_bindings 0", .args = { "--set", "registrar.max_bindings=0" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value '0' for registrar.max_bindings (a whole number from 1 to "
+		 "1000)\n" },
+	{ .name = "max_bindings 1001", .args = { "--set", "registrar.max_bindings=1001" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "(a whole number from 1 to 1000)" },
+	{ .name = "max_bindings 1000", .args = { "--set", "registrar.max_bindings=1000" },
+	  .rc = CONFIG_OK, .fields = { "registrar.max_bindings=1000" } },
+	{ .name = "allow_no_qop", .args = { "--set", "auth.allow_no_qop=yes" }, .rc = CONFIG_OK,
+	  .fields = { "auth.allow_no_qop=true" } },
+	{ .name = "allow_no_qop maybe", .args = { "--set", "auth.allow_no_qop=maybe" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'maybe' for auth.allow_no_qop (true or false)\n" },
+	{ .name = "algorithms md5", .args = { "--set", "auth.algorithms=md5" }, .rc = CONFIG_OK,
+	  .fields = { "auth.algorithms=MD5" } },
+	{ .name = "algorithms three", .args = { "--set", "auth.algorithms= sha-512-256 , MD5,SHA-256" },
+	  .rc = CONFIG_OK, .fields = { "auth.algorithms=SHA-512-256,MD5,SHA-256" } },
+	{ .name = "algorithms twice", .args = { "--set", "auth.algorithms=MD5,md5" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'MD5,md5' for auth.algorithms (an algorithm is named twice)\n" },
+	{ .name = "algorithms unknown", .args = { "--set", "auth.algorithms=SHA-1" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'SHA-1' for auth.algorithms (SHA-256, MD5 or SHA-512-256, "
+		 "comma-separated)\n" },
+	{ .name = "algorithms empty item", .args = { "--set", "auth.algorithms=MD5," },
+	  .rc = CONFIG_USAGE_ERROR, .err = "(SHA-256, MD5 or SHA-512-256, comma-separated)" },
 	{ .name = "help", .args = { "-h" }, .rc = CONFIG_EXIT_0 },
 	{ .name = "help long", .args = { "--help" }, .rc = CONFIG_EXIT_0 },
 	{ .name = "help wins over what follows", .args = { "-h", "--bogus" }, .rc = CONFIG_EXIT_0 },
@@ -733,6 +853,13 @@ static const struct {
 	{ "limits.max_connections_per_ip=5", "limits.max_connections_per_ip=5" },
 	{ "limits.tcp_idle_timeout=30s", "limits.tcp_idle_timeout=30000" },
 	{ "limits.tcp_message_timeout=1m", "limits.tcp_message_timeout=60000" },
+	{ "registrar.min_expires=30s", "registrar.min_expires=30000" },
+	{ "registrar.max_expires=2h", "registrar.max_expires=7200000" },
+	{ "registrar.default_expires=10m", "registrar.default_expires=600000" },
+	{ "registrar.max_bindings=3", "registrar.max_bindings=3" },
+	{ "auth.nonce_lifetime=30s", "auth.nonce_lifetime=30000" },
+	{ "auth.allow_no_qop=true", "auth.allow_no_qop=true" },
+	{ "auth.algorithms=MD5", "auth.algorithms=MD5" },
 };
 
 static void test_set_every_key(void **state)
@@ -788,6 +915,60 @@ static void test_http_addr(void **state)
 	check_run("http off", &r, CONFIG_OK, NULL);
 	assert_false(c.http_enabled);
 	assert_int_equal(c.http_addr_len, 0);
+}
+
+/* A switch: every spelling in any case, through config_set and --set. */
+static void test_bool_values(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		bool value;
+	} cases[] = {
+		{ "true", 0, true },     { "false", 0, false }, { "yes", 0, true },
+		{ "no", 0, false },      { "on", 0, true },     { "off", 0, false },
+		{ "1", 0, true },        { "0", 0, false },     { "TRUE", 0, true },
+		{ "False", 0, false },   { "Yes", 0, true },    { "NO", 0, false },
+		{ "On", 0, true },       { "OFF", 0, false },
+		{ "maybe", EINVAL, false }, { "", EINVAL, false },   { "tru", EINVAL, false },
+		{ "truee", EINVAL, false }, { "2", EINVAL, false },  { "01", EINVAL, false },
+		{ "y", EINVAL, false },     { "enabled", EINVAL, false },
+		{ " yes", EINVAL, false }, /* config_set gets trimmed values */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char err[256] = "", want[256];
+		int rc;
+
+		config_defaults(&c);
+		c.allow_no_qop = !cases[i].value;
+		rc = config_set(&c, "auth", "allow_no_qop", cases[i].in, err, sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("'%s': rc %d, expected %d (%s)", cases[i].in, rc, cases[i].rc, err);
+		if (rc != 0) {
+			snprintf(want, sizeof(want),
+				 "bad value '%s' for auth.allow_no_qop (true or false)", cases[i].in);
+			assert_string_equal(err, want);
+			assert_int_equal(c.allow_no_qop, !cases[i].value); /* untouched */
+			continue;
+		}
+		if (c.allow_no_qop != cases[i].value)
+			fail_msg("'%s' gave %d", cases[i].in, c.allow_no_qop);
+
+		/* The same through --set, and config_write prints true or false. */
+		char arg[64], text[TEXT_MAX];
+		const char *args[] = { "--set", arg, NULL };
+		struct run r;
+		snprintf(arg, sizeof(arg), "auth.allow_no_qop=%s", cases[i].in);
+		run_args(&c, args, &r);
+		check_run(arg, &r, CONFIG_OK, NULL);
+		assert_int_equal(c.allow_no_qop, cases[i].value);
+		config_text(&c, text, sizeof(text));
+		assert_non_null(strstr(text, cases[i].value ? "\nallow_no_qop = true\n"
+							    : "\nallow_no_qop = false\n"));
+	}
 }
 
 /* The lists hold CONFIG_MAX_LISTEN and CONFIG_MAX_DOMAINS, not one more. */
@@ -909,6 +1090,13 @@ static const struct file_case file_cases[] = {
 		"limits.max_message_size=4096", "limits.max_connections=10",
 		"limits.max_connections_per_ip=2", "limits.tcp_idle_timeout=3600000",
 		"limits.tcp_message_timeout=5000"),
+	FILE_OK("registrar",
+		"[registrar]\nmin_expires = 30\nmax_expires = 2h\ndefault_expires = 15m\n"
+		"max_bindings = 1\n",
+		"registrar.min_expires=30000", "registrar.max_expires=7200000",
+		"registrar.default_expires=900000", "registrar.max_bindings=1"),
+	FILE_OK("auth", "[auth]\nnonce_lifetime = 1m\nallow_no_qop = on\n",
+		"auth.nonce_lifetime=60000", "auth.allow_no_qop=true"),
 	FILE_OK("CRLF", "[server]\r\nworkers = 4\r\n", "server.workers=4"),
 	FILE_OK("no final newline", "[server]\nworkers = 3", "server.workers=3"),
 	FILE_OK("byte order mark", "\xEF\xBB\xBF[server]\nworkers = 2\n", "server.workers=2"),
@@ -932,9 +1120,21 @@ static const struct file_case file_cases[] = {
 	FILE_BAD("outside any section", "workers = 2\n",
 		 ":1: key 'workers' outside any section (it belongs in [server])\n"),
 	FILE_BAD("outside, unknown key", "bogus = 2\n",
-		 ":1: key 'bogus' outside any section (sections: [server], [timers], [limits])\n"),
+		 ":1: key 'bogus' outside any section (sections: [server], [timers], [limits], "
+		 "[registrar], [auth])\n"),
 	FILE_BAD("unknown section", "[server]\n[foo]\n",
-		 ":2: unknown section [foo] (sections: [server], [timers], [limits])\n"),
+		 ":2: unknown section [foo] (sections: [server], [timers], [limits], [registrar], "
+		 "[auth])\n"),
+	FILE_BAD("outside, a registrar key", "max_bindings = 2\n",
+		 ":1: key 'max_bindings' outside any section (it belongs in [registrar])\n"),
+	FILE_BAD("whole seconds", "[auth]\nnonce_lifetime = 2500ms\n",
+		 ":2: bad value '2500ms' for auth.nonce_lifetime (a duration from 1s to 24h in "
+		 "whole seconds, such as 90s or 1h; a bare number means seconds)\n"),
+	FILE_BAD("bad switch", "[auth]\nallow_no_qop = maybe\n",
+		 ":2: bad value 'maybe' for auth.allow_no_qop (true or false)\n"),
+	FILE_BAD("min_expires over max_expires", "[registrar]\nmin_expires = 2m\nmax_expires = 1m\n",
+		 "sipd: registrar.min_expires (2m) must not be more than registrar.max_expires "
+		 "(1m)\n"),
 	FILE_BAD("sections are lower case", "[Server]\n", ":1: unknown section [Server]"),
 	FILE_BAD("keys are lower case", "[server]\nWorkers = 2\n",
 		 ":2: unknown key 'Workers' in [server]"),
@@ -1108,6 +1308,9 @@ static void test_write_round_trip(void **state)
 		"--log-level", "error", "--set", "server.workers=3", "--set", "timers.t1=1500ms",
 		"--set", "timers.t2=45s", "--set", "timers.t4=1m",
 		"--set", "limits.tcp_idle_timeout=1h", "--set", "limits.max_message_size=9999",
+		"--set", "registrar.min_expires=90", "--set", "registrar.max_expires=2h",
+		"--set", "registrar.default_expires=30m", "--set", "registrar.max_bindings=5",
+		"--set", "auth.nonce_lifetime=45s", "--set", "auth.allow_no_qop=YES",
 		NULL,
 	};
 	struct config c, back;
@@ -1133,6 +1336,15 @@ static void test_write_round_trip(void **state)
 	assert_non_null(strstr(a, "t1 = 1500ms\n"));
 	assert_non_null(strstr(a, "t2 = 45s\n"));
 	assert_non_null(strstr(a, "tcp_idle_timeout = 1h\n"));
+	assert_non_null(strstr(a, "\n[registrar]\nmin_expires = 90s\nmax_expires = 2h\n"
+				  "default_expires = 30m\nmax_bindings = 5\n"));
+	assert_non_null(strstr(a, "\n[auth]\nnonce_lifetime = 45s\nallow_no_qop = true\n"));
+	assert_int_equal(back.min_expires_ms, 90000);
+	assert_int_equal(back.max_expires_ms, 7200000);
+	assert_int_equal(back.default_expires_ms, 1800000);
+	assert_int_equal(back.max_bindings, 5);
+	assert_int_equal(back.nonce_lifetime_ms, 45000);
+	assert_true(back.allow_no_qop);
 
 	/* The defaults round-trip too. */
 	config_defaults(&c);
@@ -1143,6 +1355,44 @@ static void test_write_round_trip(void **state)
 	unlink(path);
 	config_text(&back, b, sizeof(b));
 	assert_string_equal(a, b);
+	assert_non_null(strstr(a, "\nmin_expires = 1m\n"));
+	assert_non_null(strstr(a, "\nallow_no_qop = false\n"));
+}
+
+/* ---- the default domain ----------------------------------------------- */
+
+static void test_default_domain(void **state)
+{
+	struct config c;
+	char buf[CONFIG_DOMAIN_MAX], again[CONFIG_DOMAIN_MAX], host[CONFIG_DOMAIN_MAX] = "";
+	char err[256];
+
+	(void)state;
+	/* With domains: the first, as stored (lower case). */
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "server", "domain", "Sip.Example.COM", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "server", "domain", "b.example", err, sizeof(err)), 0);
+	assert_ptr_equal(config_default_domain(&c, buf, sizeof(buf)), buf);
+	assert_string_equal(buf, "sip.example.com");
+
+	/* Without: the host name in lower case, or localhost; the same each time. */
+	config_defaults(&c);
+	assert_ptr_equal(config_default_domain(&c, buf, sizeof(buf)), buf);
+	assert_true(buf[0] != '\0');
+	for (const char *p = buf; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			fail_msg("default domain '%s' is not lower case", buf);
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	for (char *p = host; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (strcmp(buf, host) != 0 && strcmp(buf, "localhost") != 0)
+		fail_msg("default domain '%s' is neither the host name '%s' nor localhost", buf,
+			 host);
+	config_default_domain(&c, again, sizeof(again));
+	assert_string_equal(buf, again);
+	/* The answer is a domain server.domain accepts. */
+	assert_int_equal(config_set(&c, "server", "domain", buf, err, sizeof(err)), 0);
 }
 
 /* ---- help, sample file, docs ------------------------------------------ */
@@ -1183,6 +1433,9 @@ static void test_help(void **state)
 	assert_non_null(strstr(text, "Default: 500ms."));
 	assert_non_null(strstr(text, "Range from 1ms to 10s."));
 	assert_non_null(strstr(text, "Range from 1 to 64."));
+	assert_non_null(strstr(text, "  auth.allow_no_qop = true|false\n"));
+	assert_non_null(strstr(text, "Default: false."));
+
 	/* Lines fit a terminal. */
 	for (char *line = text, *end; *line; line = end + 1) {
 		end = strchr(line, '\n');
@@ -1190,6 +1443,20 @@ static void test_help(void **state)
 		if (end - line > 80)
 			fail_msg("help line too long: %.*s", (int)(end - line), line);
 	}
+	/* Wrapping may split a sentence: compare with each run of spaces and
+	 * newlines made one space. */
+	char *to = text;
+	for (const char *from = text; *from; from++) {
+		if (*from == ' ' || *from == '\n') {
+			if (to != text && to[-1] == ' ')
+				continue;
+			*to++ = ' ';
+		} else {
+			*to++ = *from;
+		}
+	}
+	*to = '\0';
+	assert_non_null(strstr(text, "Range from 1s to 24h in whole seconds. Default: 1m."));
 	free(text);
 }
 
@@ -1231,6 +1498,8 @@ static void test_sample_file(void **state)
 	assert_true(has_line(text, "[server]"));
 	assert_true(has_line(text, "[timers]"));
 	assert_true(has_line(text, "[limits]"));
+	assert_true(has_line(text, "[registrar]"));
+	assert_true(has_line(text, "[auth]"));
 	for (size_t i = 0; i < config_key_count(); i++) {
 		const struct config_key_info *k = config_key(i);
 		char words[512], line[600], *save = NULL;
@@ -1286,12 +1555,14 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_set_every_key),
 		cmocka_unit_test(test_http_addr),
+		cmocka_unit_test(test_bool_values),
 		cmocka_unit_test(test_list_limits),
 		cmocka_unit_test(test_config_set_errors),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_load_file_direct),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_default_domain),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_sample_file),
 		cmocka_unit_test(test_docs),
