@@ -60,7 +60,7 @@ struct store_op {
 
 struct store {
 	sqlite3 *db; /* reading connection; owner thread only */
-	sqlite3_stmt *user_insert, *user_replace, *user_del, *user_get, *user_count;
+	sqlite3_stmt *user_insert, *user_replace, *user_del, *user_get, *user_count, *users_rev;
 	sqlite3_stmt *import_add;
 	char path[1024];
 
@@ -132,6 +132,16 @@ static const char *const migrations[] = {
 	" cseq INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
 	" user_agent TEXT NOT NULL DEFAULT '', PRIMARY KEY (aor, contact));"
 	"CREATE INDEX bindings_expires_at ON bindings (expires_at);",
+	/* 2: a revision of the subscriber table, bumped by every change from
+	 * any process, so the server notices the CLI's changes cheaply. */
+	"CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"INSERT INTO store_meta VALUES ('users_rev', 0);"
+	"CREATE TRIGGER subscribers_ins AFTER INSERT ON subscribers BEGIN"
+	" UPDATE store_meta SET value = value + 1 WHERE key = 'users_rev'; END;"
+	"CREATE TRIGGER subscribers_upd AFTER UPDATE ON subscribers BEGIN"
+	" UPDATE store_meta SET value = value + 1 WHERE key = 'users_rev'; END;"
+	"CREATE TRIGGER subscribers_del AFTER DELETE ON subscribers BEGIN"
+	" UPDATE store_meta SET value = value + 1 WHERE key = 'users_rev'; END;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -223,7 +233,8 @@ int store_open(struct store **out, const char *url, char *err, size_t err_len)
 	    (rc = prep(s->db, "DELETE FROM subscribers WHERE user = ?1 AND domain = ?2", &s->user_del)) ||
 	    (rc = prep(s->db, "SELECT user, domain, ha1_md5, ha1_sha256, ha1_sha512_256 FROM subscribers"
 			      " WHERE user = ?1 AND domain = ?2", &s->user_get)) ||
-	    (rc = prep(s->db, "SELECT count(*) FROM subscribers", &s->user_count))) {
+	    (rc = prep(s->db, "SELECT count(*) FROM subscribers", &s->user_count)) ||
+	    (rc = prep(s->db, "SELECT value FROM store_meta WHERE key = 'users_rev'", &s->users_rev))) {
 		snprintf(err, err_len, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -272,7 +283,7 @@ void store_close(struct store *s)
 	if (s->event_fd >= 0)
 		close(s->event_fd);
 	sqlite3_stmt **sts[] = { &s->user_insert, &s->user_replace, &s->user_del,
-				 &s->user_get, &s->user_count, &s->import_add };
+				 &s->user_get, &s->user_count, &s->users_rev, &s->import_add };
 	finalize_all(sts, sizeof(sts) / sizeof(sts[0]));
 	if (s->db) {
 		sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
@@ -493,6 +504,17 @@ uint64_t store_data_version(struct store *s)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	return v;
+}
+
+uint64_t store_users_rev(struct store *s)
+{
+	uint64_t v = 0;
+	if (!s)
+		return 0;
+	if (sqlite3_step(s->users_rev) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(s->users_rev, 0);
+	sqlite3_reset(s->users_rev);
 	return v;
 }
 

@@ -84,6 +84,10 @@ int store_user_import_add(struct store *store, const struct store_user *user);
 int store_user_import_end(struct store *store, bool commit);
 /* Changes whenever any process commits to the database. */
 uint64_t store_data_version(struct store *store);
+/* The subscriber table's revision: grows with every user added, changed or
+ * deleted by any process (a trigger keeps it), and with nothing else. The
+ * server polls it to reload its user cache. 0 on error. */
+uint64_t store_users_rev(struct store *store);
 
 /* Bindings. Asynchronous: the write is queued, committed with others, and
  * done(err, arg) runs on loop's thread afterwards. store_attach must be

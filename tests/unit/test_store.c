@@ -139,6 +139,42 @@ static void test_data_version(void **state)
 	store_close(b);
 }
 
+/* users_rev moves with every subscriber change of any connection, and
+ * not with binding writes. */
+static void test_users_rev(void **state)
+{
+	struct store_user u;
+	struct loop *loop;
+	struct store_binding b;
+	(void)state;
+	struct store *a = open_db(), *b2 = open_db();
+	uint64_t v0 = store_users_rev(a);
+	make_user(&u, "300", "example.com");
+	assert_int_equal(store_user_put(b2, &u, false), 0);
+	uint64_t v1 = store_users_rev(a);
+	assert_true(v1 > v0);
+	assert_int_equal(store_user_put(b2, &u, true), 0);
+	uint64_t v2 = store_users_rev(a);
+	assert_true(v2 > v1);
+	assert_int_equal(store_user_del(b2, "300", "example.com"), 0);
+	uint64_t v3 = store_users_rev(a);
+	assert_true(v3 > v2);
+	assert_int_equal(store_users_rev(a), v3);
+
+	/* a binding write is not a subscriber change */
+	assert_int_equal(loop_alloc(&loop), 0);
+	assert_int_equal(store_attach(b2, loop), 0);
+	memset(&b, 0, sizeof(b));
+	snprintf(b.aor, sizeof(b.aor), "300@example.com");
+	snprintf(b.contact, sizeof(b.contact), "sip:300@192.0.2.1");
+	b.expires_at = 4000000000;
+	assert_int_equal(store_binding_put(b2, &b, NULL, NULL), 0);
+	store_close(b2);
+	assert_int_equal(store_users_rev(a), v3);
+	store_close(a);
+	loop_free(loop);
+}
+
 struct done_count {
 	struct loop *loop;
 	int done, want, errors;
@@ -210,6 +246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users_rev, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
