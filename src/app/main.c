@@ -1,11 +1,15 @@
 /*
  * main.c - the sipd command line (DESIGN.md §5).
  *
+ * `sipd user ...` and `sipd reg ...` go to cli_main (cli.h); anything else
+ * runs the server.
+ *
  * Exit status: 0 success, 2 usage or configuration error (one line naming
  * the problem), 1 runtime failure.
  */
 #include <stdio.h>
 
+#include "app/cli.h"
 #include "app/config.h"
 #include "app/server.h"
 #include "base/log.h"
@@ -14,6 +18,8 @@ int main(int argc, char **argv)
 {
 	static struct config cfg; /* large: not on the stack */
 
+	if (argc >= 2 && cli_is_command(argv[1]))
+		return cli_main(argc, argv, stdout, stderr);
 	switch (config_from_args(&cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_OK:
 		break;
