@@ -6,8 +6,14 @@
  * Start-up contract (DESIGN.md §5): once every listener is bound, one line
  * "listening PROTO ADDR:PORT" per listener and then "ready" go to standard
  * output (flushed), so scripts and tests can wait for them. A listener that
- * cannot be bound (port in use, address not local) is a configuration error:
- * one line on stderr, exit status 2.
+ * cannot be bound (port in use, address not local) or a database that
+ * cannot be opened is a configuration error: one line on stderr, exit
+ * status 2.
+ *
+ * First start: when the database holds no subscriber at all, users 100 and
+ * 101 of the default domain are created with random passwords, and the
+ * passwords, the domain and the address to register to are printed (before
+ * "ready"), so that two phones can register at once.
  */
 #include "app/server.h"
 
@@ -19,14 +25,23 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "core/core.h"
+#include "core/digest.h"
+#include "store/store.h"
 #include "transport/transport.h"
 #include "txn/txn.h"
+
+#define FIRST_PASSWORD_LEN 16
 
 struct server {
 	struct loop *loop;
 	struct transport *tp;
 	struct txn_layer *txn;
 	struct core *core;
+	struct store *store;
+	char domain[CONFIG_DOMAIN_MAX];
+	char first_users[2][STORE_USER_MAX + FIRST_PASSWORD_LEN + 2]; /* "100 PASSWORD" */
+	unsigned first_user_count;
+	char register_to[80]; /* "udp 192.0.2.1:5060" of the first listener */
 };
 
 static void on_packet(struct tp_packet *pkt, void *arg)
@@ -98,13 +113,73 @@ static int bind_all(struct server *s, const struct config *cfg)
 			fprintf(stderr, "sipd: cannot listen on %s: %s\n", l->text, strerror(rc));
 			return 2;
 		}
+		rc = core_add_listener(s->core, proto, &bound);
+		if (rc != 0)
+			log_warn("cannot list the local addresses of %s: %s", l->text, strerror(rc));
 		tp_addr_ip_string(&bound, ip, sizeof(ip));
+		if (!s->register_to[0])
+			snprintf(s->register_to, sizeof(s->register_to),
+				 bound.u.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+				 tp_addr_port(&bound));
 		if (bound.u.sa.sa_family == AF_INET6)
 			printf("listening %s [%s]:%u\n", proto_word(proto), ip, tp_addr_port(&bound));
 		else
 			printf("listening %s %s:%u\n", proto_word(proto), ip, tp_addr_port(&bound));
 	}
 	return 0;
+}
+
+/* First start: users 100 and 101 with random passwords. 0 or errno. */
+static int create_first_users(struct server *s)
+{
+	static const char *const names[] = { "100", "101" };
+
+	if (store_user_count(s->store) != 0)
+		return 0;
+	for (unsigned i = 0; i < 2; i++) {
+		struct store_user u;
+		char password[FIRST_PASSWORD_LEN + 1];
+		struct view realm = view_from_cstr(s->domain);
+		int rc = digest_random_text(password, FIRST_PASSWORD_LEN);
+
+		if (rc != 0)
+			return rc;
+		memset(&u, 0, sizeof(u));
+		snprintf(u.user, sizeof(u.user), "%s", names[i]);
+		snprintf(u.domain, sizeof(u.domain), "%s", s->domain);
+		digest_ha1(DIGEST_MD5, view_from_cstr(u.user), realm, view_from_cstr(password),
+			   u.ha1_md5);
+		digest_ha1(DIGEST_SHA256, view_from_cstr(u.user), realm, view_from_cstr(password),
+			   u.ha1_sha256);
+		digest_ha1(DIGEST_SHA512_256, view_from_cstr(u.user), realm,
+			   view_from_cstr(password), u.ha1_sha512_256);
+		rc = store_user_put(s->store, &u, false);
+		if (rc != 0)
+			return rc;
+		snprintf(s->first_users[i], sizeof(s->first_users[i]), "%s %s", names[i], password);
+		s->first_user_count++;
+	}
+	return 0;
+}
+
+static void print_first_users(const struct server *s)
+{
+	if (!s->first_user_count)
+		return;
+	printf("first start: created %u SIP users (manage them with 'sipd user add/del/list'):\n",
+	       s->first_user_count);
+	for (unsigned i = 0; i < s->first_user_count; i++) {
+		char user[STORE_USER_MAX];
+		const char *sp = strchr(s->first_users[i], ' ');
+		snprintf(user, sizeof(user), "%.*s", (int)(sp - s->first_users[i]), s->first_users[i]);
+		printf("  user %s  domain %s  password %s\n", user, s->domain, sp + 1);
+	}
+	printf("  register to %s (UDP or TCP) as sip:100@%s\n", s->register_to, s->domain);
+}
+
+static uint32_t seconds(uint32_t ms)
+{
+	return ms / 1000;
 }
 
 int server_run(const struct config *cfg)
@@ -125,11 +200,50 @@ int server_run(const struct config *cfg)
 	};
 	struct txn_config xcfg = { .t1_ms = cfg->t1_ms, .t2_ms = cfg->t2_ms, .t4_ms = cfg->t4_ms };
 
+	char err[512];
+	struct core_config ccfg = {
+		.min_expires_s = seconds(cfg->min_expires_ms),
+		.max_expires_s = seconds(cfg->max_expires_ms),
+		.default_expires_s = seconds(cfg->default_expires_ms),
+		.max_bindings = cfg->max_bindings,
+		.nonce_lifetime_s = seconds(cfg->nonce_lifetime_ms),
+		.allow_no_qop = cfg->allow_no_qop,
+	};
+
+	/* "SHA-256,MD5": names config.c has checked */
+	for (const char *a = cfg->auth_algorithms; *a && ccfg.algorithm_count < DIGEST_ALG_COUNT;) {
+		size_t len = strcspn(a, ",");
+		if (digest_alg_from_view(view_make(a, len), &ccfg.algorithms[ccfg.algorithm_count]))
+			ccfg.algorithm_count++;
+		a += len + (a[len] == ',');
+	}
+	config_default_domain(cfg, s.domain, sizeof(s.domain));
+	ccfg.domains[0] = s.domain;
+	ccfg.domain_count = 1;
+	for (unsigned i = 1; i < cfg->domain_count && i < CORE_MAX_DOMAINS; i++)
+		ccfg.domains[ccfg.domain_count++] = cfg->domains[i];
+
 	rc = loop_alloc(&s.loop);
+	if (rc != 0) {
+		fprintf(stderr, "sipd: cannot start: %s\n", strerror(rc));
+		return 1;
+	}
+	rc = store_open(&s.store, cfg->db, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "sipd: %s\n", rc == ENOMEM ? "out of memory" : err);
+		status = 2;
+		goto out;
+	}
+	rc = create_first_users(&s);
+	if (rc != 0) {
+		fprintf(stderr, "sipd: cannot create the first users: %s\n", strerror(rc));
+		goto out;
+	}
+	rc = store_attach(s.store, s.loop);
 	if (rc == 0)
 		rc = transport_alloc(&s.tp, s.loop, &tcfg, on_packet, &s);
 	if (rc == 0)
-		rc = core_alloc(&s.core);
+		rc = core_alloc(&s.core, &ccfg, s.loop, s.store);
 	if (rc == 0) {
 		core_txn_handlers(s.core, &handlers);
 		rc = txn_layer_alloc(&s.txn, loop_timers(s.loop), &xcfg, on_send, &s, &handlers);
@@ -145,18 +259,23 @@ int server_run(const struct config *cfg)
 	status = bind_all(&s, cfg);
 	if (status != 0)
 		goto out;
+	print_first_users(&s);
 	printf("ready\n");
 	fflush(stdout);
-	log_info("sipd ready with %u listener(s)", cfg->listen_count);
+	log_info("sipd ready with %u listener(s); domain %s; %zu user(s), %zu binding(s)",
+		 cfg->listen_count, s.domain, core_user_count(s.core), core_binding_count(s.core));
 	rc = loop_run(s.loop);
 	status = rc == 0 ? 0 : 1;
 	if (rc != 0)
 		log_error("event loop failed: %s", strerror(rc));
 out:
-	/* transactions first: they hold packets that hold connections */
+	/* Transactions first: they hold packets that hold connections. The
+	 * store next: queued writes are committed, unanswered registrations
+	 * dropped (the core frees them, with the transactions they hold). */
 	txn_layer_free(s.txn);
-	transport_free(s.tp);
+	store_close(s.store);
 	core_free(s.core);
+	transport_free(s.tp);
 	loop_free(s.loop);
 	fflush(stdout);
 	return status;

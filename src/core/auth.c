@@ -82,6 +82,11 @@ int auth_alloc(struct auth **out, const struct auth_config *cfg, auth_ha1_h *loo
 		auth->cfg = *cfg;
 	if (auth->cfg.nonce_lifetime_s == 0)
 		auth->cfg.nonce_lifetime_s = AUTH_DEFAULT_LIFETIME_S;
+	if (auth->cfg.algorithm_count == 0 || auth->cfg.algorithm_count > DIGEST_ALG_COUNT) {
+		auth->cfg.algorithms[0] = DIGEST_SHA256;
+		auth->cfg.algorithms[1] = DIGEST_MD5;
+		auth->cfg.algorithm_count = 2;
+	}
 	auth->lookup = lookup;
 	auth->arg = arg;
 	err = digest_nonce_key_init(&auth->key);
@@ -232,6 +237,14 @@ static const char *nc_accept(struct auth *auth, struct view nonce, uint64_t issu
 	return NULL;
 }
 
+static bool offered(const struct auth *auth, enum digest_alg alg)
+{
+	for (unsigned i = 0; i < auth->cfg.algorithm_count; i++)
+		if (auth->cfg.algorithms[i] == alg)
+			return true;
+	return false;
+}
+
 void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, struct view realm,
 		uint64_t now_s, struct auth_result *out)
 {
@@ -277,7 +290,7 @@ void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, str
 		return;
 	}
 	enum digest_alg alg;
-	if (!digest_alg_from_view(cred->algorithm, &alg)) {
+	if (!digest_alg_from_view(cred->algorithm, &alg) || !offered(auth, alg)) {
 		set_result(out, AUTH_CHALLENGE, "unsupported algorithm");
 		return;
 	}
@@ -374,20 +387,19 @@ out:
 int auth_challenge(struct auth *auth, bool proxy, struct view realm, bool stale, uint64_t now_s,
 		   struct buf *out)
 {
-	static const enum digest_alg offered[] = { DIGEST_SHA256, DIGEST_MD5 };
 	char nonce[DIGEST_NONCE_MAX];
 	size_t orig_len = out->len;
 
 	int err = digest_nonce_make(&auth->key, now_s, realm, nonce);
 	if (err != 0)
 		return err;
-	for (size_t i = 0; i < sizeof(offered) / sizeof(offered[0]); i++) {
+	for (unsigned i = 0; i < auth->cfg.algorithm_count; i++) {
 		err = buf_printf(out,
 				 "%s: Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
 				 "algorithm=%s, qop=\"auth\"%s\r\n",
 				 proxy ? "Proxy-Authenticate" : "WWW-Authenticate", (int)realm.len,
 				 realm.p != NULL ? realm.p : "", nonce, auth->opaque,
-				 digest_alg_name(offered[i]), stale ? ", stale=true" : "");
+				 digest_alg_name(auth->cfg.algorithms[i]), stale ? ", stale=true" : "");
 		if (err != 0)
 			goto out;
 	}

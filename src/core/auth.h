@@ -28,6 +28,10 @@
 struct auth_config {
 	uint32_t nonce_lifetime_s; /* default 300 */
 	bool allow_no_qop;         /* accept RFC 2069 responses (no qop); default false */
+	/* The algorithms offered, one challenge line each, in this order;
+	 * credentials in any other are refused. Count 0 = SHA-256, MD5. */
+	enum digest_alg algorithms[DIGEST_ALG_COUNT];
+	unsigned algorithm_count;
 };
 
 /* The HA1 of user@realm for alg: 0, or ENOENT when there is no such user. */
@@ -63,7 +67,8 @@ void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, str
 		uint64_t now_s, struct auth_result *out);
 
 /* Append the challenge lines (WWW-Authenticate, or Proxy-Authenticate when
- * proxy) for realm, SHA-256 first then MD5, with stale=true when asked.
+ * proxy) for realm, one per algorithm offered (by default SHA-256 first
+ * then MD5), with stale=true when asked.
  * Both lines carry the same fresh nonce (random salt, see digest.h).
  * Returns 0, ENOMEM, or the errno of getrandom; out is unchanged on error. */
 int auth_challenge(struct auth *auth, bool proxy, struct view realm, bool stale, uint64_t now_s,

@@ -9,41 +9,137 @@
  *   4. Require / Proxy-Require with an option sipd lacks → 420 with
  *      Unsupported (never for ACK and CANCEL, RFC 3261 §8.2.2.3)
  *   5. OPTIONS to sipd → 200 with Allow, Accept, Supported (§11.2)
- *   6. anything else → 501, saying what is not there yet
+ *   6. REGISTER → the registrar (registrar.c)
+ *   7. anything else → 501, saying what is not there yet
  * A header that fails to decode when read is answered 400 with its name.
  *
- * "To sipd itself" here means a Request-URI without a user part: sipd has
- * no users and no domains yet.
+ * "To sipd itself" here means a Request-URI without a user part; with the
+ * proxy, a URI that names a served domain or an own address (DESIGN.md §4,
+ * core_uri_domain) will be told apart from a user's.
+ *
+ * The core also owns what the registrar and (later) the proxy share: the
+ * subscribers in memory (reloaded when another process changes them), the
+ * location service, the digest state and sipd's own addresses.
  */
 #include "core/core.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/random.h"
 #include "base/siphash.h"
+#include "core/core_int.h"
 #include "sip/msg.h"
 
 #define CORE_ACCEPT "application/sdp"
-#define CORE_TAG_LEN 16
 #define CORE_EXTRA_MAX 1024
+#define CORE_USERS_POLL_MS 1000
 
-struct core {
-	struct siphash_key tag_key; /* random: To tags cannot be guessed */
-	uint64_t tag_counter;
-};
-
-int core_alloc(struct core **out)
+int64_t core_now_s(void)
 {
-	struct core *core = calloc(1, sizeof(*core));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static int ha1_lookup(struct view user, struct view realm, enum digest_alg alg,
+		      char ha1[DIGEST_HEX_MAX], void *arg)
+{
+	struct core *core = arg;
+	return users_ha1(core->users, user, realm, alg, ha1);
+}
+
+/* Reload the users when another process (the CLI) changed them. */
+static void on_users_timer(struct timer *timer, void *arg)
+{
+	struct core *core = arg;
+	uint64_t rev = store_users_rev(core->store);
+
+	if (rev != core->users_rev) {
+		int rc = users_load(core->users, core->store);
+		if (rc == 0) {
+			core->users_rev = rev;
+			log_info("subscribers reloaded: %zu user(s)", users_count(core->users));
+		} else {
+			log_warn("cannot reload the subscribers: %s", strerror(rc));
+		}
+	}
+	timer_start(loop_timers(core->loop), timer, core->cfg.users_poll_ms, on_users_timer, core);
+}
+
+static void config_defaults(struct core_config *c)
+{
+	if (!c->min_expires_s)
+		c->min_expires_s = 60;
+	if (!c->max_expires_s)
+		c->max_expires_s = 3600;
+	if (c->max_expires_s < c->min_expires_s)
+		c->max_expires_s = c->min_expires_s;
+	if (!c->default_expires_s)
+		c->default_expires_s = 3600;
+	if (c->default_expires_s < c->min_expires_s)
+		c->default_expires_s = c->min_expires_s;
+	if (c->default_expires_s > c->max_expires_s)
+		c->default_expires_s = c->max_expires_s;
+	if (!c->max_bindings)
+		c->max_bindings = 10;
+	if (!c->nonce_lifetime_s)
+		c->nonce_lifetime_s = 300;
+	if (!c->users_poll_ms)
+		c->users_poll_ms = CORE_USERS_POLL_MS;
+}
+
+int core_alloc(struct core **out, const struct core_config *cfg, struct loop *loop,
+	       struct store *store)
+{
+	struct core *core;
+	int rc;
+
+	if (!cfg || cfg->domain_count == 0 || cfg->domain_count > CORE_MAX_DOMAINS || !loop)
+		return EINVAL;
+	core = calloc(1, sizeof(*core));
 	if (!core)
 		return ENOMEM;
-	int rc = random_bytes(&core->tag_key, sizeof(core->tag_key));
+	core->cfg = *cfg;
+	config_defaults(&core->cfg);
+	for (unsigned i = 0; i < cfg->domain_count; i++) {
+		snprintf(core->domains[i], CORE_DOMAIN_MAX, "%s", cfg->domains[i]);
+		core->cfg.domains[i] = core->domains[i];
+	}
+	core->loop = loop;
+	core->store = store;
+	timer_init(&core->users_timer);
+	struct auth_config acfg = { .nonce_lifetime_s = core->cfg.nonce_lifetime_s,
+				    .allow_no_qop = core->cfg.allow_no_qop,
+				    .algorithm_count = core->cfg.algorithm_count };
+	memcpy(acfg.algorithms, core->cfg.algorithms, sizeof(acfg.algorithms));
+	rc = random_bytes(&core->tag_key, sizeof(core->tag_key));
+	if (rc == 0)
+		rc = users_alloc(&core->users);
+	if (rc == 0)
+		rc = location_alloc(&core->loc, loop_timers(loop), store);
+	if (rc == 0)
+		rc = auth_alloc(&core->auth, &acfg, ha1_lookup, core);
+	if (rc == 0 && store) {
+		size_t n = 0;
+		core->users_rev = store_users_rev(store);
+		rc = users_load(core->users, store);
+		if (rc == 0)
+			rc = location_load(core->loc, core_now_s(), &n);
+		if (rc == 0) {
+			log_info("%zu user(s), %zu binding(s) loaded", users_count(core->users), n);
+			timer_start(loop_timers(loop), &core->users_timer, core->cfg.users_poll_ms,
+				    on_users_timer, core);
+		}
+	}
 	if (rc != 0) {
-		free(core);
+		core_free(core);
 		return rc;
 	}
 	*out = core;
@@ -52,8 +148,117 @@ int core_alloc(struct core **out)
 
 void core_free(struct core *core)
 {
+	if (!core)
+		return;
+	timer_cancel(&core->users_timer);
+	registrar_free_pending(core);
+	location_free(core->loc);
+	auth_free(core->auth);
+	users_free(core->users);
 	free(core);
 }
+
+size_t core_user_count(const struct core *core)
+{
+	return users_count(core->users);
+}
+
+size_t core_binding_count(const struct core *core)
+{
+	return location_binding_count(core->loc);
+}
+
+/* ---- own addresses and domains ---------------------------------------- */
+
+static void self_add(struct core *core, int family, const void *ip, uint16_t port)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+
+	for (unsigned i = 0; i < core->self_count; i++)
+		if (core->self[i].family == family && core->self[i].port == port &&
+		    memcmp(core->self[i].ip, ip, len) == 0)
+			return;
+	if (core->self_count == CORE_SELF_MAX) {
+		log_warn("more than %d own addresses: the rest are not recognised in URIs",
+			 CORE_SELF_MAX);
+		return;
+	}
+	struct core_self *s = &core->self[core->self_count++];
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	memcpy(s->ip, ip, len);
+	s->port = port;
+}
+
+int core_add_listener(struct core *core, enum tp_proto proto, const struct tp_addr *bound)
+{
+	static const uint8_t any6[16];
+	uint16_t port = tp_addr_port(bound);
+	int family = bound->u.sa.sa_family;
+	const void *ip = family == AF_INET ? (const void *)&bound->u.in.sin_addr
+					   : (const void *)&bound->u.in6.sin6_addr;
+	bool wildcard = family == AF_INET ? bound->u.in.sin_addr.s_addr == htonl(INADDR_ANY)
+					  : memcmp(ip, any6, 16) == 0;
+	struct ifaddrs *ifs, *ifa;
+
+	(void)proto;
+	if (!wildcard) {
+		self_add(core, family, ip, port);
+		return 0;
+	}
+	if (getifaddrs(&ifs) != 0)
+		return errno;
+	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET)
+			self_add(core, family, &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr,
+				 port);
+		else
+			self_add(core, family,
+				 &((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr, port);
+	}
+	freeifaddrs(ifs);
+	return 0;
+}
+
+/* The bytes of an IP literal host (IPv6 with or without brackets). */
+static int host_ip(struct view host, uint8_t ip[16])
+{
+	if (sip_ipv4_parse(host, ip))
+		return AF_INET;
+	if (sip_ipv6_reference_parse(host, ip) || sip_ipv6_parse(host, ip))
+		return AF_INET6;
+	return 0;
+}
+
+const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
+{
+	uint8_t ip[16], dip[16];
+	int family;
+
+	if (uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS)
+		return NULL;
+	family = host_ip(uri->host, ip);
+	for (unsigned i = 0; i < core->cfg.domain_count; i++) {
+		const char *d = core->domains[i];
+		if (view_eq_cstr_nocase(uri->host, d))
+			return d;
+		if (family && host_ip(view_from_cstr(d), dip) == family &&
+		    memcmp(ip, dip, family == AF_INET ? 4 : 16) == 0)
+			return d;
+	}
+	if (!family)
+		return NULL;
+	uint16_t port = uri->has_port ? uri->port : uri->scheme == SIP_URI_SIPS ? 5061 : 5060;
+	for (unsigned i = 0; i < core->self_count; i++)
+		if (core->self[i].family == family && core->self[i].port == port &&
+		    memcmp(core->self[i].ip, ip, family == AF_INET ? 4 : 16) == 0)
+			return core->domains[0];
+	return NULL;
+}
+
+/* ---- answers ---------------------------------------------------------- */
 
 static void new_tag(struct core *core, char tag[CORE_TAG_LEN + 1])
 {
@@ -62,18 +267,24 @@ static void new_tag(struct core *core, char tag[CORE_TAG_LEN + 1])
 	snprintf(tag, CORE_TAG_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
-static void reply(struct core *core, struct txn *st, unsigned status, const char *reason,
-		  const char *extra)
+void core_reply(struct core *core, struct txn *st, unsigned status, const char *reason,
+		struct view extra)
 {
 	char tag[CORE_TAG_LEN + 1];
 	struct tp_packet *pkt = txn_request(st);
 
 	new_tag(core, tag);
-	int rc = txn_server_reply_simple(st, status, reason, view_from_cstr(extra ? extra : ""),
+	int rc = txn_server_reply_simple(st, status, reason, extra.p ? extra : VIEW_LIT(""),
 					 view_make(tag, CORE_TAG_LEN));
-	if (rc != 0)
+	if (rc != 0 && pkt)
 		log_warn("cannot answer %.*s (Call-ID %.*s): %s", (int)pkt->msg.method.len,
 			 pkt->msg.method.p, (int)pkt->msg.call_id.len, pkt->msg.call_id.p, strerror(rc));
+}
+
+static void reply(struct core *core, struct txn *st, unsigned status, const char *reason,
+		  const char *extra)
+{
+	core_reply(core, st, status, reason, view_from_cstr(extra ? extra : ""));
 }
 
 static bool to_self(const struct sip_msg *m)
@@ -82,11 +293,10 @@ static bool to_self(const struct sip_msg *m)
 	       m->ruri.user.p == NULL;
 }
 
-/* The option tags sipd implements; none yet. */
+/* The option tags sipd implements: Path (RFC 3327) at the registrar. */
 static bool option_supported(struct view tag)
 {
-	(void)tag;
-	return false;
+	return view_eq_lit_nocase(tag, "path");
 }
 
 /* 0 when every required option is supported; else the Unsupported line in
@@ -156,11 +366,11 @@ static void on_request(struct txn *st, struct tp_packet *pkt, void *arg)
 	}
 	if (m->method_id == SIP_METHOD_OPTIONS && self) {
 		reply(core, st, 200, NULL,
-		      "Allow: " CORE_ALLOW "\r\nAccept: " CORE_ACCEPT "\r\nSupported: \r\n");
+		      "Allow: " CORE_ALLOW "\r\nAccept: " CORE_ACCEPT "\r\nSupported: path\r\n");
 		return;
 	}
 	if (m->method_id == SIP_METHOD_REGISTER)
-		reply(core, st, 501, "Registrar Not Implemented Yet", NULL);
+		registrar_request(core, st, pkt);
 	else
 		reply(core, st, 501, "Proxy Not Implemented Yet", NULL);
 }

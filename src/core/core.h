@@ -2,26 +2,74 @@
  * core.h - the server's logic: one entry point per kind of event the
  * transaction layer reports (DESIGN.md §1).
  *
- * At this stage the core answers as a server what it can answer by itself
- * (RFC 3261 §8.2, §16.3): OPTIONS to sipd, and the refusals every request
- * may get (483, 416, 501, 420, 400). Registrar and proxy come next; until
- * then any other request gets a 501 that says so.
+ * The core answers as a server what it can answer by itself (RFC 3261
+ * §8.2, §16.3): OPTIONS to sipd and the refusals every request may get
+ * (483, 416, 501, 420, 400); REGISTER goes to the registrar (registrar.c)
+ * with digest authentication (auth.c) against the subscribers (users.c)
+ * and the location service (location.c). The proxy comes next; until then
+ * any other request gets a 501 that says so.
  */
 #ifndef SIPD_CORE_CORE_H
 #define SIPD_CORE_CORE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "core/digest.h"
+#include "store/store.h"
+#include "transport/transport.h"
 #include "txn/txn.h"
 
 /* The methods sipd accepts (the Allow header). */
 #define CORE_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, " \
 		   "REFER, INFO, UPDATE, PRACK, PUBLISH"
 
+#define CORE_MAX_DOMAINS 16
+#define CORE_DOMAIN_MAX 256
+
+struct core_config {
+	/* Served domains, lower case; [0] is the default domain. At least one. */
+	const char *domains[CORE_MAX_DOMAINS];
+	unsigned domain_count;
+	/* Registrar (seconds). default_expires is clamped to [min, max]. */
+	uint32_t min_expires_s;     /* 0 = 60 */
+	uint32_t max_expires_s;     /* 0 = 3600 */
+	uint32_t default_expires_s; /* 0 = 3600 */
+	uint32_t max_bindings;      /* per AOR; 0 = 10 */
+	/* Digest */
+	uint32_t nonce_lifetime_s; /* 0 = 300 */
+	bool allow_no_qop;
+	enum digest_alg algorithms[DIGEST_ALG_COUNT]; /* offered, in order */
+	unsigned algorithm_count;                     /* 0 = SHA-256, MD5 */
+	/* How often the subscriber table is checked for changes by other
+	 * processes (the CLI); ms, 0 = 1000. */
+	uint32_t users_poll_ms;
+};
+
 struct core;
 
-int core_alloc(struct core **core);
+/*
+ * The core of one event loop. store may be NULL (nothing persisted, no
+ * users: unit tests); otherwise it must be attached to loop already, and
+ * the users and the bindings that have not expired are loaded from it.
+ */
+int core_alloc(struct core **core, const struct core_config *cfg, struct loop *loop,
+	       struct store *store);
+/* Answers nothing more; pending registrations are dropped unanswered.
+ * Call after the transaction layer is freed and the store closed. */
 void core_free(struct core *core);
+
+/* A listener sipd bound: URIs naming one of its addresses (every local
+ * address for 0.0.0.0 and [::]) at its port name the default domain
+ * (DESIGN.md §4). 0 or ENOMEM. */
+int core_add_listener(struct core *core, enum tp_proto proto, const struct tp_addr *bound);
 
 /* The handlers to give txn_layer_alloc; arg is the core. */
 void core_txn_handlers(struct core *core, struct txn_handlers *h);
+
+/* Counts, for start-up lines and tests. */
+size_t core_user_count(const struct core *core);
+size_t core_binding_count(const struct core *core);
 
 #endif

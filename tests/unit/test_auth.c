@@ -127,6 +127,8 @@ static void test_table(void **state)
 		{ "alice", REALM, "wrong", "MD5", AUTH_CHALLENGE, "wrong password" },
 		{ "bob", REALM, "secret", "MD5", AUTH_CHALLENGE, "unknown user" },
 		{ "alice", "other.org", "secret", "MD5", AUTH_CHALLENGE, "wrong realm" },
+		/* right, but not offered by default */
+		{ "alice", REALM, "secret", "SHA-512-256", AUTH_CHALLENGE, "unsupported algorithm" },
 	};
 	char nc[9];
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -272,6 +274,52 @@ static void test_challenge_format(void **state)
 	auth_free(a);
 }
 
+/* auth_config.algorithms: only what is offered is challenged and taken. */
+static void test_algorithms(void **state)
+{
+	struct auth_config cfg = { .nonce_lifetime_s = 300,
+				   .algorithms = { DIGEST_MD5 },
+				   .algorithm_count = 1 };
+	struct auth *a;
+	struct auth_result r;
+	struct buf b;
+	char nonce[DIGEST_NONCE_MAX];
+	(void)state;
+
+	assert_int_equal(auth_alloc(&a, &cfg, lookup, NULL), 0);
+	buf_init(&b);
+	assert_int_equal(auth_challenge(a, false, VIEW_LIT(REALM), false, T0, &b), 0);
+	assert_non_null(strstr(b.data, "algorithm=MD5"));
+	assert_null(strstr(b.data, "SHA-256"));
+	assert_null(strstr(strstr(b.data, "\r\n") + 2, "WWW-Authenticate")); /* one line */
+	buf_fini(&b);
+	challenge_nonce(a, T0, nonce);
+	struct creds md5 = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth" };
+	struct creds sha = { "alice", REALM, "secret", "SHA-256", nonce, "00000002", "auth" };
+	assert_int_equal(check(a, &md5, T0 + 1, &r), AUTH_OK);
+	assert_int_equal(check(a, &sha, T0 + 1, &r), AUTH_CHALLENGE);
+	assert_string_equal(r.why, "unsupported algorithm");
+	auth_free(a);
+
+	/* SHA-512-256 when configured, in the order given */
+	cfg.algorithms[0] = DIGEST_SHA512_256;
+	cfg.algorithms[1] = DIGEST_MD5;
+	cfg.algorithm_count = 2;
+	assert_int_equal(auth_alloc(&a, &cfg, lookup, NULL), 0);
+	buf_init(&b);
+	assert_int_equal(auth_challenge(a, true, VIEW_LIT(REALM), false, T0, &b), 0);
+	const char *first = strstr(b.data, "algorithm=SHA-512-256");
+	const char *second = strstr(b.data, "algorithm=MD5");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
+	buf_fini(&b);
+	challenge_nonce(a, T0, nonce);
+	struct creds s512 = { "alice", REALM, "secret", "SHA-512-256", nonce, "00000001", "auth" };
+	assert_int_equal(check(a, &s512, T0 + 1, &r), AUTH_OK);
+	auth_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_no_qop),
 		cmocka_unit_test(test_no_credentials_and_bad),
 		cmocka_unit_test(test_challenge_format),
+		cmocka_unit_test(test_algorithms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,61 @@
+/*
+ * core_int.h - what the parts of the core (core.c, registrar.c) share.
+ * Not for other layers.
+ */
+#ifndef SIPD_CORE_CORE_INT_H
+#define SIPD_CORE_CORE_INT_H
+
+#include "base/siphash.h"
+#include "base/timer.h"
+#include "core/auth.h"
+#include "core/core.h"
+#include "core/location.h"
+#include "core/users.h"
+#include "sip/msg.h"
+
+#define CORE_TAG_LEN 16
+#define CORE_SELF_MAX 64 /* own (address, port) pairs remembered */
+
+struct core_self {
+	int family; /* AF_INET, AF_INET6 */
+	uint8_t ip[16];
+	uint16_t port;
+};
+
+struct reg_pending; /* registrar.c */
+
+struct core {
+	struct core_config cfg;
+	char domains[CORE_MAX_DOMAINS][CORE_DOMAIN_MAX];
+	struct siphash_key tag_key; /* random: To tags cannot be guessed */
+	uint64_t tag_counter;
+
+	struct loop *loop;
+	struct store *store; /* NULL: nothing persisted */
+	struct users *users;
+	struct location *loc;
+	struct auth *auth;
+
+	struct timer users_timer;
+	uint64_t users_rev;
+
+	struct core_self self[CORE_SELF_MAX];
+	unsigned self_count;
+
+	struct reg_pending *pending; /* registrations waiting for the store */
+};
+
+/* Answer st: a fresh To tag, the extra header lines (each ending in CRLF,
+ * may be empty), reason NULL = the standard phrase. Logs a failure. */
+void core_reply(struct core *core, struct txn *st, unsigned status, const char *reason,
+		struct view extra);
+/* The served domain that uri names (DESIGN.md §4), or NULL. */
+const char *core_uri_domain(const struct core *core, const struct sip_uri *uri);
+/* Wall-clock seconds. */
+int64_t core_now_s(void);
+
+/* registrar.c */
+void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt);
+void registrar_free_pending(struct core *core);
+
+#endif
