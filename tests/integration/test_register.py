@@ -41,7 +41,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipd_harness import (Skip, Tap, binary_from_argv, expect, expect_response,  # noqa: E402
                           hostport, new_branch, new_tag, poll)
-from sip_auth import (DOMAIN, Db, Ua, authorization, bindings, challenges, find_binding,  # noqa: E402
+from sip_auth import (DOMAIN, Db, Ua, authorization, bindings, challenges, cli, find_binding,  # noqa: E402
                       parse_challenge, parse_params, pick)
 
 ALL_LISTENERS = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0", "udp:[::1]:0", "tcp:[::1]:0")
@@ -473,8 +473,99 @@ def unauthenticated_no_binding(env, proto):
         expect(not bindings(r), "binding without authentication: %r" % bindings(r), r)
 
 
+def seed004_default_expires(env, proto):
+    """Seed 004: REGISTER without Expires (header or parameter), 401, the
+    same with MD5 credentials, 200 whose Contact carries expires=3600."""
+    with env.ua(proto) as ua:
+        c = ua.contact()
+        r = ok200(ua.register(["<%s>" % c]), "REGISTER without Expires")
+        e = find_binding(r, c)
+        expect(isinstance(e, int) and 3590 <= e <= 3600, "expires=%r, expected the default 3600" % e, r)
+
+
+def failure_logged(env, proto):
+    """A failed authentication leaves a log line with the user, the source
+    address and the reason."""
+    with env.ua(proto) as ua:
+        c = "<%s>" % ua.contact()
+        ua.register([c], 600, password="not-the-password")
+        want = "user '%s' from %s:127.0.0.1:%d: wrong password" % (ua.user, proto, ua.local[1])
+
+        def logged():
+            return want in env.sipd._read_stderr()
+        expect(poll(logged, 5, 0.1), "no log line with %r\n%s" % (want, env.sipd.stderr_tail(5)))
+
+
+def source_kept(env, proto):
+    """A phone behind NAT: a private Contact, and sipd keeps where the
+    REGISTER really came from (reg list shows it)."""
+    with env.ua(proto) as ua:
+        c = "sip:%s@10.11.12.13:5060" % ua.user
+        ok200(ua.register(["<%s>" % c], 600), "REGISTER with a private Contact")
+        line = [ln for ln in env.db.reg_list(env.binary).splitlines() if c in ln]
+        expect(len(line) == 1, "reg list lines for %s: %r" % (c, line))
+        want = "source=%s:127.0.0.1:%d" % (proto, ua.local[1])
+        expect(want in line[0], "reg list line lacks %s: %r" % (want, line[0]))
+
+
 # ---------------------------------------------------------------------------
 # tests with their own sipd
+
+
+def live_user_changes(binary):
+    """Users added and deleted with the CLI while sipd runs take effect
+    without a restart."""
+    env = Env(binary, users=1)
+    try:
+        env.create_users()
+        env.start()
+        env.db.add_user(binary, "latecomer", "late-secret")
+
+        def registered():
+            with Ua(env.sipd, "udp", user="latecomer", password="late-secret") as ua:
+                r = ua.register(None)
+                return r is not None and r.status == 200 and r
+        expect(poll(registered, 10, 0.3), "a user added while sipd runs cannot register after 10 s")
+        cli(binary, "user", "del", "latecomer@" + DOMAIN, "--db", env.db.url)
+
+        def refused():
+            with Ua(env.sipd, "udp", user="latecomer", password="late-secret") as ua:
+                r = ua.register(None)
+                return r is not None and r.status == 401 and r
+        expect(poll(refused, 10, 0.3), "a deleted user still registers after 10 s")
+    finally:
+        env.remove()
+
+
+def first_start(binary):
+    """An empty database: sipd creates 100 and 101, prints their passwords,
+    the domain and where to register, and they can register; a second start
+    creates nobody."""
+    db = Db()
+    try:
+        sipd = db.sipd(binary, ("udp:127.0.0.1:0",)).start()
+        try:
+            text = "\n".join(sipd.stdout_lines)
+            users = dict(re.findall(r"user (\d+)\s+domain %s\s+password (\S+)" % re.escape(DOMAIN), text))
+            expect(sorted(users) == ["100", "101"], "first start printed users %r:\n%s" % (users, text))
+            host, port = sipd.addr("udp")
+            expect("%s:%d" % (host, port) in text, "no address to register to in:\n" + text)
+            for user, password in sorted(users.items()):
+                with Ua(sipd, "udp", user=user, password=password) as ua:
+                    ok200(ua.register(["<%s>" % ua.contact()], 600), "REGISTER as %s" % user)
+        finally:
+            sipd.stop()
+        sipd = db.sipd(binary, ("udp:127.0.0.1:0",)).start()
+        try:
+            text = "\n".join(sipd.stdout_lines)
+            expect("password" not in text, "second start printed passwords:\n" + text)
+        finally:
+            sipd.stop()
+        listed = cli(binary, "user", "list", "--db", db.url)[1].split()
+        expect(listed == ["100@" + DOMAIN, "101@" + DOMAIN], "users after two starts: %r" % listed)
+    finally:
+        db.remove()
+
 
 
 def durable(binary, proto):
@@ -619,6 +710,11 @@ def main():
                 ("%s: another user's AOR → 403" % P, on_env(other_aor_403, proto)),
                 ("%s: domain not served → 403/404" % P, on_env(foreign_domain, proto)),
                 ("%s: 401 creates no binding" % P, on_env(unauthenticated_no_binding, proto)),
+                ("%s: seed 004 no Expires → expires=3600" % P, on_env(seed004_default_expires, proto)),
+                ("%s: failed authentication logged with user, source, reason" % P,
+                 on_env(failure_logged, proto)),
+                ("%s: source address and transport of a binding kept (NAT)" % P,
+                 on_env(source_kept, proto)),
             ]
         tests.append(("UDP: bindings per AOR are bounded", on_env(max_bindings, "udp")))
         for name, fn in tests:
@@ -628,6 +724,8 @@ def main():
     for proto in ("udp", "tcp"):
         tap.run("%s: binding survives kill -9 right after the 200" % proto.upper(), durable, binary, proto)
     tap.run("registrar.min_expires=1s: expires=2 binding expires", expiry, binary)
+    tap.run("user add/del while sipd runs take effect without a restart", live_user_changes, binary)
+    tap.run("first start: users 100 and 101 created, printed, able to register", first_start, binary)
     tap.run("registrar.min_expires=120: 423 with Min-Expires: 120", min_expires_setting, binary)
     for proto in ("udp", "tcp"):
         tap.run("%s: auth.nonce_lifetime=2s: old nonce → 401 stale=true" % proto.upper(),
