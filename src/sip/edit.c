@@ -133,6 +133,68 @@ int sip_edit_remove_top_route(struct sip_edit *edit)
 	return remove_first_value(edit, SIP_HDR_ROUTE);
 }
 
+int sip_edit_remove_routes(struct sip_edit *edit, unsigned count)
+{
+	const struct sip_msg *m = edit->msg;
+	unsigned left = count;
+
+	for (const struct sip_hdr *h = sip_msg_hdr_find(m, SIP_HDR_ROUTE); h && left > 0;
+	     h = sip_msg_hdr_next(m, h)) {
+		struct view rest = h->value, elem;
+		unsigned taken = 0;
+
+		while (taken < left && lex_list_next(&rest, &elem) == 0)
+			taken++;
+		if (taken == 0)
+			continue;
+		size_t next = lex_skip_lws(rest, 0);
+		int rc;
+		if (next >= rest.len) { /* every value of this line goes */
+			rc = op_add(edit, offset_of(edit, h->name.p), h->line_len, empty, empty, empty);
+		} else {
+			uint32_t off = offset_of(edit, h->value.p);
+			rc = op_add(edit, off, offset_of(edit, rest.p + next) - off, empty, empty,
+				    empty);
+		}
+		if (rc != 0)
+			return rc;
+		left -= taken;
+	}
+	return left > 0 ? ENOENT : 0;
+}
+
+int sip_edit_remove_last_route(struct sip_edit *edit)
+{
+	const struct sip_msg *m = edit->msg;
+	const struct sip_hdr *last = NULL;
+
+	for (const struct sip_hdr *h = sip_msg_hdr_find(m, SIP_HDR_ROUTE); h;
+	     h = sip_msg_hdr_next(m, h))
+		last = h;
+	if (!last)
+		return ENOENT;
+	struct view rest = last->value, elem, before = VIEW_NULL;
+	unsigned n = 0;
+	while (lex_list_next(&rest, &elem) == 0)
+		n++;
+	if (n <= 1)
+		return op_add(edit, offset_of(edit, last->name.p), last->line_len, empty, empty,
+			      empty);
+	/* several values on the line: from the end of the one before the last
+	 * to the end of the line's value (the comma and the last value go) */
+	rest = last->value;
+	for (unsigned i = 0; i < n - 1 && lex_list_next(&rest, &elem) == 0; i++)
+		before = elem;
+	uint32_t off = offset_of(edit, before.p + before.len);
+	uint32_t end = offset_of(edit, last->value.p + last->value.len);
+	return op_add(edit, off, end - off, empty, empty, empty);
+}
+
+int sip_edit_remove_header(struct sip_edit *edit, const struct sip_hdr *hdr)
+{
+	return op_add(edit, offset_of(edit, hdr->name.p), hdr->line_len, empty, empty, empty);
+}
+
 int sip_edit_set_max_forwards(struct sip_edit *edit, uint32_t value)
 {
 	const struct sip_hdr *h = sip_msg_hdr_find(edit->msg, SIP_HDR_MAX_FORWARDS);

@@ -50,6 +50,13 @@ int sip_edit_insert_via(struct sip_edit *edit, struct view via_value);
 int sip_edit_remove_top_via(struct sip_edit *edit);
 int sip_edit_set_max_forwards(struct sip_edit *edit, uint32_t value);
 int sip_edit_remove_top_route(struct sip_edit *edit);
+/* The first count Route values, over as many lines as they take (a proxy
+ * that Record-Routed twice pops both). ENOENT when there are fewer. */
+int sip_edit_remove_routes(struct sip_edit *edit, unsigned count);
+/* The last Route value (strict routing, RFC 3261 §16.4). */
+int sip_edit_remove_last_route(struct sip_edit *edit);
+/* One whole header line (e.g. the Proxy-Authorization sipd consumed). */
+int sip_edit_remove_header(struct sip_edit *edit, const struct sip_hdr *hdr);
 int sip_edit_insert_record_route(struct sip_edit *edit, struct view rr_value);
 int sip_edit_set_request_uri(struct sip_edit *edit, struct view uri);
 /* A new header line before the empty line ending the headers. */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,79 @@ static void test_remove_whole_route_line(void **state)
 	sip_msg_fini(&orig);
 }
 
+/* remove_routes(k) over lines with several values, remove_last_route,
+ * remove_header: each table row is (Route lines, edit, expected hosts left). */
+static void test_route_removals(void **state)
+{
+	static const struct {
+		const char *routes; /* Route header lines */
+		int op;             /* 0: remove_routes(k), 1: remove_last_route, 2: Proxy-Authorization */
+		unsigned k;
+		int rc;
+		const char *left; /* hosts of the Route values left, space-separated */
+	} rows[] = {
+		{ "Route: <sip:a;lr>\r\nRoute: <sip:b;lr>\r\n", 0, 1, 0, "b" },
+		{ "Route: <sip:a;lr>\r\nRoute: <sip:b;lr>\r\n", 0, 2, 0, "" },
+		{ "Route: <sip:a;lr>, <sip:b;lr>, <sip:c;lr>\r\n", 0, 2, 0, "c" },
+		{ "Route: <sip:a;lr>, <sip:b;lr>\r\nRoute: <sip:c;lr>\r\n", 0, 3, 0, "" },
+		{ "Route: <sip:a;lr>\r\nRoute: <sip:b;lr>, <sip:c;lr>\r\n", 0, 2, 0, "c" },
+		{ "Route: <sip:a;lr>\r\n", 0, 2, ENOENT, NULL },
+		{ "", 0, 1, ENOENT, NULL },
+		{ "Route: <sip:a;lr>\r\nRoute: <sip:b>\r\n", 1, 0, 0, "a" },
+		{ "Route: <sip:a;lr>, <sip:b>, <sip:c>\r\n", 1, 0, 0, "a b" },
+		{ "Route: <sip:a>\r\n", 1, 0, 0, "" },
+		{ "", 1, 0, ENOENT, NULL },
+		{ "Route: <sip:a;lr>\r\n", 2, 0, 0, "a" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char text[1024];
+		struct sip_msg orig, out;
+		struct sip_edit e;
+		struct buf b;
+		const struct sip_addr *routes;
+		size_t n;
+		int rc;
+
+		snprintf(text, sizeof(text),
+			 "BYE sip:bob@192.0.2.99 SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr%zu\r\n%s"
+			 "Proxy-Authorization: Digest username=\"x\"\r\n"
+			 "From: <sip:alice@example.com>;tag=9\r\nTo: <sip:bob@example.com>;tag=7\r\n"
+			 "Call-ID: edit-r\r\nCSeq: 2 BYE\r\nl: 0\r\n\r\n",
+			 i, rows[i].routes);
+		decode(&orig, text, strlen(text));
+		sip_edit_init(&e, &orig);
+		if (rows[i].op == 0)
+			rc = sip_edit_remove_routes(&e, rows[i].k);
+		else if (rows[i].op == 1)
+			rc = sip_edit_remove_last_route(&e);
+		else
+			rc = sip_edit_remove_header(&e, sip_msg_hdr_find(&orig,
+									 SIP_HDR_PROXY_AUTHORIZATION));
+		if (rc != rows[i].rc)
+			fail_msg("row %zu: rc %d, expected %d", i, rc, rows[i].rc);
+		if (rc != 0) {
+			sip_msg_fini(&orig);
+			continue;
+		}
+		render(&e, &b);
+		decode(&out, b.data, b.len);
+		assert_int_equal(sip_msg_addrs(&out, SIP_HDR_ROUTE, &routes, &n, NULL), 0);
+		char left[256] = "";
+		for (size_t j = 0; j < n; j++)
+			snprintf(left + strlen(left), sizeof(left) - strlen(left), "%s%.*s",
+				 j ? " " : "", (int)routes[j].uri.host.len, routes[j].uri.host.p);
+		if (strcmp(left, rows[i].left) != 0)
+			fail_msg("row %zu: Routes left '%s', expected '%s'", i, left, rows[i].left);
+		assert_int_equal(sip_msg_hdr_find(&out, SIP_HDR_PROXY_AUTHORIZATION) == NULL,
+				 rows[i].op == 2);
+		sip_msg_fini(&out);
+		buf_fini(&b);
+		sip_msg_fini(&orig);
+	}
+}
+
 static void test_response_remove_top_via(void **state)
 {
 	static const char one_line[] = "SIP/2.0 200 OK\r\n"
@@ -273,6 +347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forward_request),
 		cmocka_unit_test(test_remove_whole_route_line),
+		cmocka_unit_test(test_route_removals),
 		cmocka_unit_test(test_response_remove_top_via),
 		cmocka_unit_test(test_edit_limits),
 		cmocka_unit_test(test_add_header_and_no_edits),
