@@ -2,6 +2,7 @@
  * transport.c - the transport object: listeners, the hand-off of decoded
  * packets, answers to malformed input, and send dispatch by protocol.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,4 +192,78 @@ int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec
 	if (rc != 0)
 		tp->stats.send_errors++;
 	return rc;
+}
+
+static bool addr_is_any(const struct tp_addr *a)
+{
+	static const uint8_t any6[16];
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&a->u.in6.sin6_addr, any6, 16) == 0;
+}
+
+int tp_local_for(struct transport *tp, enum tp_proto proto, const struct tp_addr *dest,
+		 struct tp_listener **listener, struct tp_addr *local)
+{
+	struct tp_listener *pick = NULL;
+
+	for (unsigned i = 0; i < tp->listener_count && !pick; i++) {
+		struct tp_listener *l = tp->listeners[i];
+		if (l->proto == proto && l->addr.u.sa.sa_family == dest->u.sa.sa_family)
+			pick = l;
+	}
+	if (!pick)
+		return EAFNOSUPPORT;
+	*listener = pick;
+	*local = pick->addr;
+	if (!addr_is_any(&pick->addr))
+		return 0;
+	/* a wildcard listener: the source address the kernel would use */
+	int fd = socket(dest->u.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct tp_addr src;
+	if (fd < 0)
+		return errno;
+	src.len = sizeof(src.u.ss);
+	if (connect(fd, &dest->u.sa, dest->len) != 0 ||
+	    getsockname(fd, &src.u.sa, &src.len) != 0) {
+		int rc = errno;
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	uint16_t port = tp_addr_port(&pick->addr);
+	*local = src;
+	if (local->u.sa.sa_family == AF_INET)
+		local->u.in.sin_port = htons(port);
+	else
+		local->u.in6.sin6_port = htons(port);
+	return 0;
+}
+
+int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest)
+{
+	enum tp_proto proto;
+	struct view host;
+	uint16_t port;
+
+	memset(dest, 0, sizeof(*dest));
+	if (view_eq_lit_nocase(via->transport, "UDP"))
+		proto = TP_UDP;
+	else if (view_eq_lit_nocase(via->transport, "TCP"))
+		proto = TP_TCP;
+	else if (view_eq_lit_nocase(via->transport, "TLS"))
+		proto = TP_TLS;
+	else
+		return EPROTONOSUPPORT;
+	host = !view_is_null(via->received) ? via->received : via->host;
+	if (via->rport_has_value)
+		port = via->rport;
+	else if (via->has_port)
+		port = via->port;
+	else
+		port = proto == TP_TLS ? 5061 : 5060;
+	if (tp_addr_from_text(&dest->addr, host, port) != 0)
+		return EHOSTUNREACH; /* a host name: no resolver here */
+	dest->proto = proto;
+	return 0;
 }

@@ -140,6 +140,25 @@ const struct transport_stats *transport_stats(const struct transport *tp);
 /* Live stream connections. */
 size_t transport_conn_count(const struct transport *tp);
 
+/*
+ * What to put in a Via or Record-Route of a request sent to dest over
+ * proto: the listener to send from and its address (for a listener bound
+ * to 0.0.0.0 or [::], the source address the kernel picks for dest, with
+ * the listener's port). 0, EAFNOSUPPORT (no listener of that protocol and
+ * family) or the errno of the lookup.
+ */
+int tp_local_for(struct transport *tp, enum tp_proto proto, const struct tp_addr *dest,
+		 struct tp_listener **listener, struct tp_addr *local);
+
+/*
+ * Where a response goes by its (new) top Via, for a proxy forwarding it
+ * statelessly (RFC 3261 §18.2.2, RFC 3581): received= and rport= when
+ * present, else the sent-by; the protocol of the Via. A stream reuses a
+ * live connection to that address. 0, EPROTONOSUPPORT, or EHOSTUNREACH
+ * when the address is a host name (no resolver here).
+ */
+int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest);
+
 /* Send. Returns 0, or an errno (ECONNREFUSED, EMSGSIZE, ENOTCONN, ...). A
  * stream destination with no live connection opens one. */
 int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
