@@ -55,6 +55,7 @@ enum key_type {
 	KEY_SECONDS,   /* KEY_DURATION, but whole seconds only (1500ms is refused) */
 	KEY_BOOL,      /* a bool field: true/false, yes/no, on/off, 1/0 */
 	KEY_ALGORITHMS, /* auth_algorithms: digest algorithm names, comma-separated */
+	KEY_REDIRECT,   /* proxy_redirect: none, all, or domains, comma-separated */
 };
 
 struct key_def {
@@ -67,7 +68,8 @@ struct key_def {
 
 #define FIELD(name) offsetof(struct config, name)
 
-static const char *const sections[] = { "server", "timers", "limits", "registrar", "auth" };
+static const char *const sections[] = { "server", "timers", "limits", "registrar", "auth",
+					  "proxy" };
 
 static const struct key_def keys[] = {
 	{ { "server", "listen", "PROTO:ADDR:PORT",
@@ -113,6 +115,12 @@ static const struct key_def keys[] = {
 	    "transaction lingers to absorb retransmissions.",
 	    false },
 	  KEY_DURATION, FIELD(t4_ms), 1, 60 * MS_PER_S },
+	{ { "timers", "c", "DURATION", "3m",
+	    "RFC 3261 timer C: a forwarded INVITE that has rung this long without a final "
+	    "answer is cancelled (408 when no branch answers). Restarted by each provisional "
+	    "response.",
+	    false },
+	  KEY_DURATION, FIELD(timer_c_ms), 1000, 1 * MS_PER_H },
 	{ { "limits", "max_message_size", "BYTES", "65535",
 	    "Largest SIP message accepted, start line to end of body.", false },
 	  KEY_COUNT, FIELD(max_message_size), 1024, 65535 },
@@ -167,6 +175,21 @@ static const struct key_def keys[] = {
 	    "(sipsak, SIPp) read only the first challenge and need MD5 alone.",
 	    false },
 	  KEY_ALGORITHMS, 0, 0, 0 },
+	{ { "proxy", "record_route", "true|false", "true",
+	    "Add a Record-Route to dialog-creating requests (INVITE, SUBSCRIBE, REFER), so that "
+	    "ACK, BYE and re-INVITEs come through sipd.",
+	    false },
+	  KEY_BOOL, FIELD(record_route), 0, 0 },
+	{ { "proxy", "foreign_callers", "true|false", "true",
+	    "Accept requests from other domains to sipd's users without a challenge (a call "
+	    "from outside); off: only sipd's own, authenticated users may call them.",
+	    false },
+	  KEY_BOOL, FIELD(foreign_callers), 0, 0 },
+	{ { "proxy", "redirect", "none|all|DOMAIN,...", "none",
+	    "Redirect instead of proxying: answer requests to the users of these served "
+	    "domains (all: every domain) with 302 and their registered contacts.",
+	    false },
+	  KEY_REDIRECT, 0, 0, 0 },
 };
 
 #define KEY_TOTAL (sizeof(keys) / sizeof(keys[0]))
@@ -509,6 +532,41 @@ static void list_clear(struct config *c, const struct key_def *key)
 	}
 }
 
+/* "none", "all", or "Example.com, b.org" → "example.com,b.org"; NULL or why. */
+static const char *redirect_parse(const char *value, char *out, size_t size)
+{
+	char norm[CONFIG_REDIRECT_MAX] = "";
+	const char *p = value;
+	size_t used = 0;
+
+	if (view_eq_cstr_nocase(view_trim(view_from_cstr(value)), "none") ||
+	    view_eq_cstr_nocase(view_trim(view_from_cstr(value)), "all")) {
+		snprintf(out, size, "%s",
+			 view_eq_cstr_nocase(view_trim(view_from_cstr(value)), "all") ? "all" : "none");
+		return NULL;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		struct view word = view_trim(view_make(p, len));
+		enum sip_host_type type;
+
+		if (word.len == 0 || !sip_host_classify(word, &type))
+			return "none, all, or served domains, comma-separated";
+		if (used + word.len + 2 > sizeof(norm))
+			return "too long";
+		if (used)
+			norm[used++] = ',';
+		for (size_t i = 0; i < word.len; i++)
+			norm[used++] = to_lower(word.p[i]);
+		norm[used] = '\0';
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	snprintf(out, size, "%s", norm);
+	return NULL;
+}
+
 /* "sha-256, md5" → "SHA-256,MD5" in out; NULL, or why it is refused. */
 static const char *algorithms_parse(const char *value, char *out, size_t size)
 {
@@ -672,6 +730,13 @@ static int key_apply(struct config *c, const struct key_def *key, const char *va
 			return bad_value(value, label, "true or false", errbuf, errlen);
 		*key_flag(c, key) = flag;
 		return 0;
+	case KEY_REDIRECT: {
+		const char *reason = redirect_parse(value, c->proxy_redirect,
+						    sizeof(c->proxy_redirect));
+		if (reason)
+			return bad_value(value, label, reason, errbuf, errlen);
+		return 0;
+	}
 	case KEY_ALGORITHMS: {
 		const char *reason = algorithms_parse(value, c->auth_algorithms,
 						      sizeof(c->auth_algorithms));
@@ -1266,6 +1331,9 @@ void config_write(const struct config *c, FILE *out)
 			break;
 		case KEY_ALGORITHMS:
 			fprintf(out, "%s = %s\n", key->info.name, c->auth_algorithms);
+			break;
+		case KEY_REDIRECT:
+			fprintf(out, "%s = %s\n", key->info.name, c->proxy_redirect);
 			break;
 		}
 	}

@@ -75,6 +75,7 @@ struct config_listen {
 #define CONFIG_DB_MAX 512     /* bytes, with the NUL */
 #define CONFIG_HTTP_MAX 128   /* bytes, with the NUL */
 #define CONFIG_ALGORITHMS_MAX 32 /* "SHA-256,MD5,SHA-512-256" and a NUL */
+#define CONFIG_REDIRECT_MAX 1024   /* proxy.redirect, normalized */
 
 struct config {
 	/*
@@ -112,6 +113,7 @@ struct config {
 	uint32_t t1_ms; /* default 500, 1 ms..10 s */
 	uint32_t t2_ms; /* default 4000, 1 ms..60 s */
 	uint32_t t4_ms; /* default 5000, 1 ms..60 s */
+	uint32_t timer_c_ms; /* RFC 3261 timer C; default 3 min, 1 s..1 h */
 
 	/* Limits (the transport's struct transport_config). */
 	uint32_t max_message_size;       /* bytes, 1024..65535; default 65535 */
@@ -138,6 +140,13 @@ struct config {
 	/* Digest algorithms offered, in order, normalized: "SHA-256,MD5"
 	 * (the default), each of SHA-256, MD5, SHA-512-256 at most once. */
 	char auth_algorithms[CONFIG_ALGORITHMS_MAX];
+
+	/* [proxy] */
+	bool record_route;    /* Record-Route dialog-creating requests; default true */
+	bool foreign_callers; /* other domains may call our users unchallenged; default true */
+	/* "none" (default), "all", or served domains "a.org,b.org": redirect
+	 * (302) instead of proxying for these. */
+	char proxy_redirect[CONFIG_REDIRECT_MAX];
 };
 
 /* What config_from_args returns; CONFIG_USAGE_ERROR is also the exit code. */

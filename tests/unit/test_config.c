@@ -54,6 +54,10 @@ static const char *const all_keys[] = {
 	"auth.nonce_lifetime",
 	"auth.allow_no_qop",
 	"auth.algorithms",
+	"timers.c",
+	"proxy.record_route",
+	"proxy.foreign_callers",
+	"proxy.redirect",
 };
 #define ALL_KEYS (sizeof(all_keys) / sizeof(all_keys[0]))
 
@@ -112,6 +116,14 @@ static void field_text(const struct config *c, const char *key, char *out, size_
 		snprintf(out, size, "%s", c->allow_no_qop ? "true" : "false");
 	} else if (strcmp(key, "auth.algorithms") == 0) {
 		snprintf(out, size, "%s", c->auth_algorithms);
+	} else if (strcmp(key, "timers.c") == 0) {
+		snprintf(out, size, "%u", c->timer_c_ms);
+	} else if (strcmp(key, "proxy.record_route") == 0) {
+		snprintf(out, size, "%s", c->record_route ? "true" : "false");
+	} else if (strcmp(key, "proxy.foreign_callers") == 0) {
+		snprintf(out, size, "%s", c->foreign_callers ? "true" : "false");
+	} else if (strcmp(key, "proxy.redirect") == 0) {
+		snprintf(out, size, "%s", c->proxy_redirect);
 	} else {
 		fail_msg("test has no field for key '%s'", key);
 	}
@@ -260,6 +272,10 @@ static const char *const default_fields[] = {
 	"auth.nonce_lifetime=300000",
 	"auth.allow_no_qop=false",
 	"auth.algorithms=SHA-256,MD5",
+	"timers.c=180000",
+	"proxy.record_route=true",
+	"proxy.foreign_callers=true",
+	"proxy.redirect=none",
 	NULL,
 };
 
@@ -751,6 +767,16 @@ static const struct flags_case flags_cases[] = {
 	{ .name = "allow_no_qop maybe", .args = { "--set", "auth.allow_no_qop=maybe" },
 	  .rc = CONFIG_USAGE_ERROR,
 	  .err = "sipd: bad value 'maybe' for auth.allow_no_qop (true or false)\n" },
+	{ .name = "redirect all", .args = { "--set", "proxy.redirect=ALL" }, .rc = CONFIG_OK,
+	  .fields = { "proxy.redirect=all" } },
+	{ .name = "redirect domains", .args = { "--set", "proxy.redirect=Example.com, b.org" },
+	  .rc = CONFIG_OK, .fields = { "proxy.redirect=example.com,b.org" } },
+	{ .name = "redirect bad", .args = { "--set", "proxy.redirect=a b" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'a b' for proxy.redirect (none, all, or served domains, "
+		 "comma-separated)\n" },
+	{ .name = "timer c 500ms", .args = { "--set", "timers.c=500ms" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "(a duration from 1s to 1h" },
 	{ .name = "algorithms md5", .args = { "--set", "auth.algorithms=md5" }, .rc = CONFIG_OK,
 	  .fields = { "auth.algorithms=MD5" } },
 	{ .name = "algorithms three", .args = { "--set", "auth.algorithms= sha-512-256 , MD5,SHA-256" },
@@ -860,6 +886,10 @@ static const struct {
 	{ "auth.nonce_lifetime=30s", "auth.nonce_lifetime=30000" },
 	{ "auth.allow_no_qop=true", "auth.allow_no_qop=true" },
 	{ "auth.algorithms=MD5", "auth.algorithms=MD5" },
+	{ "timers.c=10s", "timers.c=10000" },
+	{ "proxy.record_route=false", "proxy.record_route=false" },
+	{ "proxy.foreign_callers=off", "proxy.foreign_callers=false" },
+	{ "proxy.redirect=all", "proxy.redirect=all" },
 };
 
 static void test_set_every_key(void **state)
@@ -1121,10 +1151,10 @@ static const struct file_case file_cases[] = {
 		 ":1: key 'workers' outside any section (it belongs in [server])\n"),
 	FILE_BAD("outside, unknown key", "bogus = 2\n",
 		 ":1: key 'bogus' outside any section (sections: [server], [timers], [limits], "
-		 "[registrar], [auth])\n"),
+		 "[registrar], [auth], [proxy])\n"),
 	FILE_BAD("unknown section", "[server]\n[foo]\n",
 		 ":2: unknown section [foo] (sections: [server], [timers], [limits], [registrar], "
-		 "[auth])\n"),
+		 "[auth], [proxy])\n"),
 	FILE_BAD("outside, a registrar key", "max_bindings = 2\n",
 		 ":1: key 'max_bindings' outside any section (it belongs in [registrar])\n"),
 	FILE_BAD("whole seconds", "[auth]\nnonce_lifetime = 2500ms\n",
