@@ -177,6 +177,33 @@ static void print_first_users(const struct server *s)
 	printf("  register to %s (UDP or TCP) as sip:100@%s\n", s->register_to, s->domain);
 }
 
+/* proxy.redirect: "none", "all", or domains; a domain not served is
+ * warned about and ignored. */
+static void redirect_domains(const struct config *cfg, struct core_config *cc)
+{
+	const char *p = cfg->proxy_redirect;
+
+	if (strcmp(p, "all") == 0) {
+		cc->redirect_all = true;
+		return;
+	}
+	if (strcmp(p, "none") == 0 || !p[0])
+		return;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		bool found = false;
+		for (unsigned i = 0; i < cc->domain_count; i++) {
+			if (strlen(cc->domains[i]) == len && strncmp(cc->domains[i], p, len) == 0) {
+				cc->redirect[i] = true;
+				found = true;
+			}
+		}
+		if (!found)
+			log_warn("proxy.redirect names %.*s, which is not a served domain", (int)len, p);
+		p += len + (p[len] == ',');
+	}
+}
+
 static uint32_t seconds(uint32_t ms)
 {
 	return ms / 1000;
@@ -208,6 +235,11 @@ int server_run(const struct config *cfg)
 		.max_bindings = cfg->max_bindings,
 		.nonce_lifetime_s = seconds(cfg->nonce_lifetime_ms),
 		.allow_no_qop = cfg->allow_no_qop,
+		.record_route = cfg->record_route,
+		.foreign_callers = cfg->foreign_callers,
+		.t1_ms = cfg->t1_ms,
+		.timer_c_ms = cfg->timer_c_ms,
+		.log_transactions = true,
 	};
 
 	/* "SHA-256,MD5": names config.c has checked */
@@ -222,6 +254,7 @@ int server_run(const struct config *cfg)
 	ccfg.domain_count = 1;
 	for (unsigned i = 1; i < cfg->domain_count && i < CORE_MAX_DOMAINS; i++)
 		ccfg.domains[ccfg.domain_count++] = cfg->domains[i];
+	redirect_domains(cfg, &ccfg);
 
 	rc = loop_alloc(&s.loop);
 	if (rc != 0) {
@@ -247,6 +280,8 @@ int server_run(const struct config *cfg)
 	if (rc == 0) {
 		core_txn_handlers(s.core, &handlers);
 		rc = txn_layer_alloc(&s.txn, loop_timers(s.loop), &xcfg, on_send, &s, &handlers);
+		if (rc == 0)
+			core_attach(s.core, s.tp, s.txn);
 	}
 	if (rc == 0)
 		rc = loop_signal(s.loop, SIGINT, on_signal, &s);

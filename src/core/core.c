@@ -35,11 +35,14 @@
 #include "base/random.h"
 #include "base/siphash.h"
 #include "core/core_int.h"
+#include "core/proxy.h"
 #include "sip/msg.h"
+#include "sip/response.h"
 
 #define CORE_ACCEPT "application/sdp"
 #define CORE_EXTRA_MAX 1024
 #define CORE_USERS_POLL_MS 1000
+#define CORE_TIMER_C_MS 180000 /* RFC 3261 §16.6 step 11: more than 3 minutes */
 
 int64_t core_now_s(void)
 {
@@ -93,6 +96,10 @@ static void config_defaults(struct core_config *c)
 		c->nonce_lifetime_s = 300;
 	if (!c->users_poll_ms)
 		c->users_poll_ms = CORE_USERS_POLL_MS;
+	if (!c->t1_ms)
+		c->t1_ms = TXN_T1_MS;
+	if (!c->timer_c_ms)
+		c->timer_c_ms = CORE_TIMER_C_MS;
 }
 
 int core_alloc(struct core **out, const struct core_config *cfg, struct loop *loop,
@@ -126,6 +133,8 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 		rc = location_alloc(&core->loc, loop_timers(loop), store);
 	if (rc == 0)
 		rc = auth_alloc(&core->auth, &acfg, ha1_lookup, core);
+	if (rc == 0)
+		rc = proxy_alloc(&core->proxy, core);
 	if (rc == 0 && store) {
 		size_t n = 0;
 		core->users_rev = store_users_rev(store);
@@ -151,6 +160,7 @@ void core_free(struct core *core)
 	if (!core)
 		return;
 	timer_cancel(&core->users_timer);
+	proxy_free(core->proxy);
 	registrar_free_pending(core);
 	location_free(core->loc);
 	auth_free(core->auth);
@@ -258,6 +268,63 @@ const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 	return NULL;
 }
 
+bool core_addr_is_self(const struct core *core, const struct tp_addr *addr)
+{
+	int family = addr->u.sa.sa_family;
+	const void *ip = family == AF_INET ? (const void *)&addr->u.in.sin_addr
+					   : (const void *)&addr->u.in6.sin6_addr;
+	uint16_t port = tp_addr_port(addr);
+
+	for (unsigned i = 0; i < core->self_count; i++)
+		if (core->self[i].family == family && core->self[i].port == port &&
+		    memcmp(core->self[i].ip, ip, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
+bool core_uri_is_self(const struct core *core, const struct sip_uri *uri)
+{
+	if (uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS)
+		return false;
+	if (!view_is_null(uri->user) && uri->user.len > 0)
+		return false;
+	return core_uri_domain(core, uri) != NULL;
+}
+
+void core_attach(struct core *core, struct transport *tp, struct txn_layer *txn)
+{
+	core->tp = tp;
+	core->txn = txn;
+}
+
+int core_send(struct core *core, const struct tp_dest *dest, const struct iovec *iov, size_t n)
+{
+	if (!core->tp)
+		return ENOTCONN;
+	return tp_send(core->tp, dest, iov, n);
+}
+
+struct txn_layer *core_txn_layer(struct core *core)
+{
+	return core->txn;
+}
+
+void core_log_final(struct core *core, const struct tp_packet *req, unsigned status,
+		    struct view reason)
+{
+	const struct sip_msg *m = &req->msg;
+
+	if (!core->cfg.log_transactions || !log_level_enabled(LOG_INFO))
+		return;
+	if (view_is_null(reason) || reason.len == 0)
+		reason = view_from_cstr(sip_reason_phrase(status));
+	uint64_t now = loop_now_ms(core->loop);
+	log_info("%.*s from %.*s to %.*s: %u %.*s in %llu ms", (int)m->method.len, m->method.p,
+		 (int)m->from.uri_raw.len, m->from.uri_raw.p, (int)m->to.uri_raw.len, m->to.uri_raw.p,
+		 status, (int)reason.len, reason.p,
+		 (unsigned long long)(now > req->received_ms ? now - req->received_ms : 0));
+}
+
 /* ---- answers ---------------------------------------------------------- */
 
 static void new_tag(struct core *core, char tag[CORE_TAG_LEN + 1])
@@ -279,6 +346,8 @@ void core_reply(struct core *core, struct txn *st, unsigned status, const char *
 	if (rc != 0 && pkt)
 		log_warn("cannot answer %.*s (Call-ID %.*s): %s", (int)pkt->msg.method.len,
 			 pkt->msg.method.p, (int)pkt->msg.call_id.len, pkt->msg.call_id.p, strerror(rc));
+	else if (pkt && status >= 200)
+		core_log_final(core, pkt, status, view_from_cstr(reason ? reason : ""));
 }
 
 static void reply(struct core *core, struct txn *st, unsigned status, const char *reason,
@@ -372,14 +441,14 @@ static void on_request(struct txn *st, struct tp_packet *pkt, void *arg)
 	if (m->method_id == SIP_METHOD_REGISTER)
 		registrar_request(core, st, pkt);
 	else
-		reply(core, st, 501, "Proxy Not Implemented Yet", NULL);
+		proxy_request(core->proxy, st, pkt);
 }
 
 static void on_ack(struct tp_packet *pkt, void *arg)
 {
-	(void)pkt;
-	(void)arg;
-	/* an ACK for a 2xx: sipd sends no 2xx to INVITE yet */
+	struct core *core = arg;
+	/* the ACK for a 2xx: end to end, forwarded statelessly */
+	proxy_ack(core->proxy, pkt);
 }
 
 static void on_cancel(struct txn *cancel_st, struct txn *invite_st, struct tp_packet *pkt,
@@ -393,15 +462,16 @@ static void on_cancel(struct txn *cancel_st, struct txn *invite_st, struct tp_pa
 		return;
 	}
 	reply(core, cancel_st, 200, NULL, NULL);
+	if (proxy_cancel(core->proxy, invite_st))
+		return;
 	if (txn_state(invite_st) == TXN_PROCEEDING)
 		reply(core, invite_st, 487, NULL, NULL);
 }
 
 static void on_stray_response(struct tp_packet *pkt, void *arg)
 {
-	(void)pkt;
-	(void)arg;
-	/* nothing to forward to yet */
+	struct core *core = arg;
+	proxy_stray_response(core->proxy, pkt);
 }
 
 void core_txn_handlers(struct core *core, struct txn_handlers *h)

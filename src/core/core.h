@@ -6,8 +6,8 @@
  * §8.2, §16.3): OPTIONS to sipd and the refusals every request may get
  * (483, 416, 501, 420, 400); REGISTER goes to the registrar (registrar.c)
  * with digest authentication (auth.c) against the subscribers (users.c)
- * and the location service (location.c). The proxy comes next; until then
- * any other request gets a 501 that says so.
+ * and the location service (location.c); other requests go to the stateful
+ * proxy (proxy.c).
  */
 #ifndef SIPD_CORE_CORE_H
 #define SIPD_CORE_CORE_H
@@ -45,6 +45,14 @@ struct core_config {
 	/* How often the subscriber table is checked for changes by other
 	 * processes (the CLI); ms, 0 = 1000. */
 	uint32_t users_poll_ms;
+	/* Proxy */
+	bool record_route;    /* Record-Route INVITE, SUBSCRIBE, REFER */
+	bool foreign_callers; /* other domains may call our users unchallenged */
+	bool redirect_all;    /* 302 instead of proxying, every domain */
+	bool redirect[CORE_MAX_DOMAINS]; /* ... or these (index into domains) */
+	uint32_t t1_ms;       /* RFC 3261 T1; 0 = 500 */
+	uint32_t timer_c_ms;  /* RFC 3261 timer C; 0 = 180000 */
+	bool log_transactions; /* one info line per server transaction */
 };
 
 struct core;
@@ -59,6 +67,10 @@ int core_alloc(struct core **core, const struct core_config *cfg, struct loop *l
 /* Answers nothing more; pending registrations are dropped unanswered.
  * Call after the transaction layer is freed and the store closed. */
 void core_free(struct core *core);
+
+/* The transport and the transaction layer the proxy sends through (after
+ * both exist; the layer is made with core_txn_handlers). */
+void core_attach(struct core *core, struct transport *tp, struct txn_layer *txn);
 
 /* A listener sipd bound: URIs naming one of its addresses (every local
  * address for 0.0.0.0 and [::]) at its port name the default domain

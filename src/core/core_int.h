@@ -12,6 +12,7 @@
 #include "core/location.h"
 #include "core/users.h"
 #include "sip/msg.h"
+#include "transport/transport.h"
 
 #define CORE_TAG_LEN 16
 #define CORE_SELF_MAX 64 /* own (address, port) pairs remembered */
@@ -23,6 +24,7 @@ struct core_self {
 };
 
 struct reg_pending; /* registrar.c */
+struct proxy;       /* proxy.c */
 
 struct core {
 	struct core_config cfg;
@@ -43,6 +45,10 @@ struct core {
 	unsigned self_count;
 
 	struct reg_pending *pending; /* registrations waiting for the store */
+
+	struct transport *tp;  /* core_attach */
+	struct txn_layer *txn; /* core_attach */
+	struct proxy *proxy;
 };
 
 /* Answer st: a fresh To tag, the extra header lines (each ending in CRLF,
@@ -51,6 +57,17 @@ void core_reply(struct core *core, struct txn *st, unsigned status, const char *
 		struct view extra);
 /* The served domain that uri names (DESIGN.md §4), or NULL. */
 const char *core_uri_domain(const struct core *core, const struct sip_uri *uri);
+/* uri names sipd itself, not a user: no user part, and a served domain or
+ * an own address at a listened port (a Record-Route of ours). */
+bool core_uri_is_self(const struct core *core, const struct sip_uri *uri);
+/* addr (IP and port) is one sipd listens on. */
+bool core_addr_is_self(const struct core *core, const struct tp_addr *addr);
+/* Send through the transport. */
+int core_send(struct core *core, const struct tp_dest *dest, const struct iovec *iov, size_t n);
+struct txn_layer *core_txn_layer(struct core *core);
+/* The log line of a finished server transaction. */
+void core_log_final(struct core *core, const struct tp_packet *req, unsigned status,
+		    struct view reason);
 /* Wall-clock seconds. */
 int64_t core_now_s(void);
 
