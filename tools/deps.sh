@@ -12,7 +12,7 @@
 set -eu
 
 pkgs_build="gcc make meson ninja-build pkg-config python3 libssl-dev libsqlite3-dev"
-pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester"
+pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester baresip-core"
 pkgs_fuzz="$pkgs_check clang libclang-rt-dev"
 
 want=""

@@ -17,7 +17,10 @@
  */
 #include "app/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +89,43 @@ static const char *proto_word(enum tp_proto p)
 	return words[p];
 }
 
+/* The address a phone should register to for a listener: its own, or for
+ * 0.0.0.0 / [::] the first address of that family that is not loopback
+ * (loopback when there is none). */
+static void register_address(const struct tp_addr *bound, char *out, size_t size)
+{
+	int family = bound->u.sa.sa_family;
+	char ip[48];
+	struct ifaddrs *ifs, *ifa;
+	static const uint8_t any6[16];
+	bool any = family == AF_INET ? bound->u.in.sin_addr.s_addr == htonl(INADDR_ANY)
+				     : memcmp(&bound->u.in6.sin6_addr, any6, 16) == 0;
+
+	tp_addr_ip_string(bound, ip, sizeof(ip));
+	if (any) {
+		snprintf(ip, sizeof(ip), "%s", family == AF_INET ? "127.0.0.1" : "::1");
+		if (getifaddrs(&ifs) == 0) {
+			for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
+				if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != family ||
+				    (ifa->ifa_flags & IFF_LOOPBACK))
+					continue;
+				struct tp_addr a;
+				memcpy(&a.u.ss, ifa->ifa_addr,
+				       family == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6));
+				a.len = family == AF_INET ? sizeof(struct sockaddr_in)
+							  : sizeof(struct sockaddr_in6);
+				if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a.u.in6.sin6_addr))
+					continue;
+				tp_addr_ip_string(&a, ip, sizeof(ip));
+				break;
+			}
+			freeifaddrs(ifs);
+		}
+	}
+	snprintf(out, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, tp_addr_port(bound));
+}
+
 /* Bind every listener and print its line. Returns 0 or the exit status. */
 static int bind_all(struct server *s, const struct config *cfg)
 {
@@ -118,9 +158,7 @@ static int bind_all(struct server *s, const struct config *cfg)
 			log_warn("cannot list the local addresses of %s: %s", l->text, strerror(rc));
 		tp_addr_ip_string(&bound, ip, sizeof(ip));
 		if (!s->register_to[0])
-			snprintf(s->register_to, sizeof(s->register_to),
-				 bound.u.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-				 tp_addr_port(&bound));
+			register_address(&bound, s->register_to, sizeof(s->register_to));
 		if (bound.u.sa.sa_family == AF_INET6)
 			printf("listening %s [%s]:%u\n", proto_word(proto), ip, tp_addr_port(&bound));
 		else

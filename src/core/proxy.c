@@ -103,7 +103,6 @@ struct proxy_ctx {
 	bool no_more_branches;  /* a 2xx or 6xx arrived: no new q group */
 	unsigned remove_routes; /* Route values of ours to drop */
 	bool strict_route;      /* the Request-URI is the last Route */
-	const struct sip_hdr *consumed_auth; /* Proxy-Authorization to drop */
 	char loop_hash[PROXY_LOOP_HEX + 1];
 	struct branch br[PROXY_MAX_BRANCHES];
 	unsigned count;
@@ -218,6 +217,63 @@ static int uri_dest(const struct sip_uri *uri, struct tp_dest *dest)
 	port = uri->has_port ? uri->port : dest->proto == TP_TLS ? 5061 : 5060;
 	if (tp_addr_from_text(&dest->addr, uri->host, port) != 0)
 		return EHOSTUNREACH;
+	return 0;
+}
+
+/*
+ * An in-dialog request to a phone's Contact: when that Contact is a
+ * binding of the To user, send where its REGISTER came from (the phone may
+ * be behind NAT, or reachable only on the connection it registered over).
+ */
+static bool binding_dest(struct core *core, const struct sip_msg *m, const struct sip_uri *target,
+			 struct tp_dest *dest)
+{
+	const char *domain = core_uri_domain(core, &m->to.uri);
+	char user[STORE_USER_MAX], key[STORE_AOR_MAX];
+	long ulen;
+
+	if (!domain || view_is_null(m->to.uri.user))
+		return false;
+	ulen = sip_unescape(m->to.uri.user, user, sizeof(user) - 1);
+	if (ulen <= 0)
+		return false;
+	snprintf(key, sizeof(key), "%.*s@%s", (int)ulen, user, domain);
+	struct loc_binding *b = location_binding_find(location_find(core->loc, view_from_cstr(key)),
+						       target);
+	if (!b)
+		return false;
+	memset(dest, 0, sizeof(*dest));
+	dest->proto = b->proto;
+	dest->addr = b->source;
+	return true;
+}
+
+/* Credentials for a realm of sipd's are not forwarded (RFC 3261 §22.3):
+ * every Proxy-Authorization line naming a served domain goes. */
+static int drop_credentials(const struct core *core, struct sip_edit *e, struct sip_msg *m)
+{
+	const struct sip_auth *auths;
+	size_t n;
+
+	if (sip_msg_auths(m, SIP_HDR_PROXY_AUTHORIZATION, &auths, &n, NULL) != 0 || n == 0)
+		return 0;
+	for (const struct sip_hdr *h = sip_msg_hdr_find(m, SIP_HDR_PROXY_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		bool ours = false;
+		for (size_t i = 0; i < n; i++) {
+			const char *p = auths[i].scheme.p;
+			if (!p || p < h->value.p || p >= h->value.p + h->value.len)
+				continue; /* on another line */
+			for (unsigned d = 0; d < core->cfg.domain_count; d++)
+				if (view_eq_cstr(auths[i].realm, core->domains[d]))
+					ours = true;
+		}
+		if (ours) {
+			int rc = sip_edit_remove_header(e, h);
+			if (rc != 0)
+				return rc;
+		}
+	}
 	return 0;
 }
 
@@ -592,8 +648,8 @@ static int branch_start(struct branch *b)
 	if (rc == 0)
 		rc = sip_edit_set_max_forwards(&e, m->has_max_forwards ? m->max_forwards - 1
 								     : PROXY_DEFAULT_MAX_FORWARDS);
-	if (rc == 0 && ctx->consumed_auth)
-		rc = sip_edit_remove_header(&e, ctx->consumed_auth);
+	if (rc == 0)
+		rc = drop_credentials(core, &e, m);
 	if (rc == 0 && ctx->record_route) {
 		/* the side facing the callee on top, then the caller's side when
 		 * the legs differ (RFC 5658) */
@@ -810,10 +866,9 @@ static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_pack
 	return ctx;
 }
 
-/* Authenticate a caller of a served domain. true: go on (ctx->consumed_auth
- * set); false: answered. */
+/* Authenticate a caller of a served domain. true: go on; false: answered. */
 static bool caller_ok(struct core *core, struct txn *st, struct tp_packet *pkt,
-		      const char *from_domain, const struct sip_hdr **consumed)
+		      const char *from_domain)
 {
 	struct sip_msg *m = &pkt->msg;
 	struct auth_result ar;
@@ -854,10 +909,6 @@ static bool caller_ok(struct core *core, struct txn *st, struct tp_packet *pkt,
 		reply(core, st, 403, "From Does Not Match The Authenticated User");
 		return false;
 	}
-	/* the credentials were for sipd: they are not forwarded (§22.3) */
-	const struct sip_hdr *h = sip_msg_hdr_find(m, SIP_HDR_PROXY_AUTHORIZATION);
-	if (h && sip_msg_hdr_next(m, h) == NULL)
-		*consumed = h;
 	return true;
 }
 
@@ -869,7 +920,6 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 	const struct sip_addr *routes;
 	size_t route_count, own_routes = 0;
 	char hash[PROXY_LOOP_HEX + 1];
-	const struct sip_hdr *consumed = NULL;
 	bool strict = false;
 	const struct sip_uri *target_uri = &m->ruri;
 	int rc;
@@ -922,7 +972,7 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 	if (!in_dialog) {
 		const char *fdomain = core_uri_domain(core, &m->from.uri);
 		if (fdomain) {
-			if (!caller_ok(core, st, pkt, fdomain, &consumed))
+			if (!caller_ok(core, st, pkt, fdomain))
 				return;
 		} else if (have_route || !local_target) {
 			reply(core, st, 403, "Relaying Denied");
@@ -978,7 +1028,8 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			goto oom_ctx;
 	} else if (target_uri->scheme == SIP_URI_SIP || target_uri->scheme == SIP_URI_SIPS) {
 		struct tp_dest dest;
-		if (uri_dest(target_uri, &dest) != 0) {
+		if (!(in_dialog && binding_dest(core, m, target_uri, &dest)) &&
+		    uri_dest(target_uri, &dest) != 0) {
 			reply(core, st, 501, "Other Domains Are Not Reachable Yet (No DNS Routing)");
 			return;
 		}
@@ -998,7 +1049,6 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 	}
 	ctx->strict_route = strict;
 	ctx->remove_routes = (unsigned)own_routes;
-	ctx->consumed_auth = consumed;
 	ctx->record_route = core->cfg.record_route && !in_dialog &&
 			    (m->method_id == SIP_METHOD_INVITE || m->method_id == SIP_METHOD_SUBSCRIBE ||
 			     m->method_id == SIP_METHOD_REFER);
@@ -1068,7 +1118,7 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 	next = own < route_count ? &routes[own].uri : &m->ruri;
 	if (own == route_count && core_uri_domain(core, next))
 		return; /* not routable statelessly (an AOR): dropped */
-	if (uri_dest(next, &dest) != 0)
+	if (!(own == route_count && binding_dest(core, m, next, &dest)) && uri_dest(next, &dest) != 0)
 		return;
 	if (m->has_max_forwards && m->max_forwards == 0)
 		return;
@@ -1087,6 +1137,8 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 	if (rc == 0)
 		rc = sip_edit_set_max_forwards(&e, m->has_max_forwards ? m->max_forwards - 1
 								     : PROXY_DEFAULT_MAX_FORWARDS);
+	if (rc == 0)
+		rc = drop_credentials(core, &e, m);
 	if (rc == 0)
 		rc = sip_edit_insert_via(&e, view_from_cstr(via));
 	if (rc == 0)
