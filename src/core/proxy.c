@@ -198,14 +198,15 @@ static bool looped(struct core *core, struct sip_msg *m, const char *hash)
 	return false;
 }
 
-/* Where a URI leads (next hop): its host must be an IP literal. */
-static int uri_dest(const struct sip_uri *uri, struct tp_dest *dest)
+/* Where a URI leads (next hop): its host must be an IP literal; the
+ * protocol is its transport parameter, else proto. */
+static int uri_dest_proto(const struct sip_uri *uri, enum tp_proto proto, struct tp_dest *dest)
 {
 	struct view transport;
 	uint16_t port;
 
 	memset(dest, 0, sizeof(*dest));
-	dest->proto = uri->scheme == SIP_URI_SIPS ? TP_TLS : TP_UDP;
+	dest->proto = uri->scheme == SIP_URI_SIPS ? TP_TLS : proto;
 	if (sip_uri_param(uri, "transport", &transport) && !view_is_null(transport)) {
 		if (view_eq_lit_nocase(transport, "tcp"))
 			dest->proto = TP_TCP;
@@ -218,6 +219,45 @@ static int uri_dest(const struct sip_uri *uri, struct tp_dest *dest)
 	if (tp_addr_from_text(&dest->addr, uri->host, port) != 0)
 		return EHOSTUNREACH;
 	return 0;
+}
+
+static int uri_dest(const struct sip_uri *uri, struct tp_dest *dest)
+{
+	return uri_dest_proto(uri, TP_UDP, dest);
+}
+
+static bool same_ip(const struct tp_addr *a, const struct tp_addr *b)
+{
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
+		return false;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+	return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+}
+
+/*
+ * Where a binding is reached. Its REGISTER came from lb->source over
+ * lb->proto; its Contact may say otherwise:
+ *  - over a stream whose connection is still open: that connection (the
+ *    only way back through NAT or a firewall, RFC 5626 §5.3 in spirit);
+ *  - the Contact's host is an IP literal at the source's IP (no NAT): the
+ *    Contact's address and transport (a phone may register from another
+ *    port than the one it listens on);
+ *  - otherwise (a private or unresolvable Contact: NAT): the source.
+ */
+static void binding_target(struct core *core, const struct loc_binding *lb, struct tp_dest *dest)
+{
+	struct tp_dest contact;
+
+	if (tp_has_conn(core->tp, lb->proto, &lb->source) ||
+	    uri_dest_proto(&lb->uri, lb->proto, &contact) != 0 ||
+	    !same_ip(&contact.addr, &lb->source)) {
+		memset(dest, 0, sizeof(*dest));
+		dest->proto = lb->proto;
+		dest->addr = lb->source;
+		return;
+	}
+	*dest = contact;
 }
 
 /*
@@ -242,9 +282,7 @@ static bool binding_dest(struct core *core, const struct sip_msg *m, const struc
 						       target);
 	if (!b)
 		return false;
-	memset(dest, 0, sizeof(*dest));
-	dest->proto = b->proto;
-	dest->addr = b->source;
+	binding_target(core, b, dest);
 	return true;
 }
 
@@ -750,8 +788,7 @@ static int targets_from_location(struct proxy_ctx *ctx, struct loc_aor *aor)
 		b->target = strdup(lb->contact);
 		if (!b->target)
 			return ENOMEM;
-		b->dest.proto = lb->proto;
-		b->dest.addr = lb->source;
+		binding_target(ctx->core, lb, &b->dest);
 		if (lb->path[0]) {
 			/* through the first Path hop */
 			struct sip_addr first;
@@ -764,8 +801,7 @@ static int targets_from_location(struct proxy_ctx *ctx, struct loc_aor *aor)
 				if (!b->path)
 					return ENOMEM;
 			} else {
-				b->dest.proto = lb->proto;
-				b->dest.addr = lb->source;
+				binding_target(ctx->core, lb, &b->dest);
 			}
 		}
 	}

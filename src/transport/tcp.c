@@ -550,3 +550,8 @@ int tp_tcp_send(struct transport *tp, const struct tp_dest *dest, const struct i
 	}
 	return conn_write_now(conn, iov, iov_count);
 }
+
+bool tp_tcp_has_conn(struct transport *tp, const struct tp_addr *peer)
+{
+	return conn_find(tp, peer) != NULL;
+}

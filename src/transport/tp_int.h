@@ -88,4 +88,6 @@ int tp_tcp_send(struct transport *tp, const struct tp_dest *dest, const struct i
 void tp_conn_close(struct tp_conn *conn, const char *why);
 void tp_conns_close_all(struct transport *tp);
 
+bool tp_tcp_has_conn(struct transport *tp, const struct tp_addr *peer);
+
 #endif

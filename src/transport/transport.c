@@ -267,3 +267,8 @@ int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest)
 	dest->proto = proto;
 	return 0;
 }
+
+bool tp_has_conn(struct transport *tp, enum tp_proto proto, const struct tp_addr *peer)
+{
+	return tp_proto_reliable(proto) && tp_tcp_has_conn(tp, peer);
+}

@@ -159,6 +159,9 @@ int tp_local_for(struct transport *tp, enum tp_proto proto, const struct tp_addr
  */
 int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest);
 
+/* A live stream connection with this peer exists (false for UDP). */
+bool tp_has_conn(struct transport *tp, enum tp_proto proto, const struct tp_addr *peer);
+
 /* Send. Returns 0, or an errno (ECONNREFUSED, EMSGSIZE, ENOTCONN, ...). A
  * stream destination with no live connection opens one. */
 int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
