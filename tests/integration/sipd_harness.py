@@ -882,3 +882,175 @@ def binary_from_argv():
         sys.stderr.write("usage: %s PATH/TO/sipd\n" % sys.argv[0])
         sys.exit(2)
     return os.path.abspath(sys.argv[1])
+
+
+# ---------------------------------------------------------------------------
+# answering requests (for tests that play the phone behind the proxy)
+
+REASONS = {
+    100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 202: "Accepted",
+    301: "Moved Permanently", 302: "Moved Temporarily", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 407: "Proxy Authentication Required",
+    408: "Request Timeout", 480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 486: "Busy Here", 487: "Request Terminated",
+    500: "Server Internal Error", 503: "Service Unavailable", 600: "Busy Everywhere",
+    603: "Decline", 604: "Does Not Exist Anywhere",
+}
+
+
+def build_response(req, status, reason=None, *, to_tag=None, headers=(), body=b"",
+                   record_route=False, contact=None):
+    """A response to req (a parsed request) as bytes (RFC 3261 §8.2.6):
+    every Via in order, From, To (with to_tag added when the To has no
+    tag), Call-ID, CSeq. record_route copies the Record-Route lines (a UAS
+    does so in 1xx/2xx that create a dialog, §12.1.1); contact adds a
+    Contact; headers: extra (name, value) pairs."""
+    if isinstance(body, str):
+        body = body.encode()
+    lines = ["SIP/2.0 %d %s" % (status, reason or REASONS.get(status, "Whatever"))]
+    lines += ["Via: %s" % v for v in req.headers.get_all("Via")]
+    if record_route:
+        lines += ["Record-Route: %s" % v for v in req.headers.get_all("Record-Route")]
+    lines.append("From: %s" % req.headers.get("From", ""))
+    to = req.headers.get("To", "")
+    if to_tag and req.to_tag() is None:
+        to += ";tag=%s" % to_tag
+    lines.append("To: %s" % to)
+    lines.append("Call-ID: %s" % req.headers.get("Call-ID", ""))
+    lines.append("CSeq: %s" % req.headers.get("CSeq", ""))
+    if contact:
+        lines.append("Contact: <%s>" % contact)
+    lines += ["%s: %s" % hv for hv in headers]
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def response_dest(req, src):
+    """Where a UDP response to req goes (RFC 3261 §18.2.2, RFC 3581): the
+    source address when the top Via asks for rport, else its sent-by
+    (received= replacing the host), port 5060 when it has none."""
+    via = req.top_via()
+    if via is None:
+        return src
+    if "rport" in via["params"]:
+        return src
+    host = via["params"].get("received") or via["host"].strip("[]")
+    return host, via["port"] or 5060
+
+
+def kernel_port(proto, family=4):
+    """A port the kernel picks as free on the loopback (for a client tool's
+    -p): bound, read and released, so there is a small window in which
+    another process could take it."""
+    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    with socket.socket(af, kind) as sock:
+        sock.bind((LOOPBACK[family], 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# client tools in the background
+
+_tools = []  # every BackgroundTool not yet finished, for the exit hook
+
+
+def _kill_tools():
+    for t in list(_tools):
+        t.kill()
+
+
+atexit.register(_kill_tools)
+
+
+class BackgroundTool:
+    """A client tool (SIPp as a callee, ...) that runs while the test does
+    something else. Its output goes to a temporary file. wait() is bounded:
+    a tool still running at its deadline is killed and fails the test.
+    Killed at exit too, and when used as a context manager, on leaving."""
+
+    def __init__(self, cmd, cwd=None):
+        self.cmd = list(cmd)
+        self._out = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._out,
+                                         stderr=subprocess.STDOUT, cwd=cwd)
+        except OSError:
+            self._out.close()
+            raise
+        self.returncode = None
+        _tools.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def output(self):
+        if self._out.closed:
+            return getattr(self, "_text", "")
+        self._out.flush()
+        self._out.seek(0)
+        text = self._out.read().decode("utf-8", "replace")
+        self._out.seek(0, os.SEEK_END)
+        return text
+
+    def _finish(self):
+        self.returncode = self.proc.returncode
+        self._text = self.output()
+        self._out.close()
+        if self in _tools:
+            _tools.remove(self)
+
+    def wait(self, timeout):
+        """(exit status, output) once it exits within timeout seconds; else
+        it is killed and AssertionError raised with its output."""
+        if self.returncode is not None:
+            return self.returncode, self._text
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("%s did not finish within %d s:\n%s"
+                                 % (" ".join(self.cmd), timeout, self._text[-3000:]))
+        self._finish()
+        return self.returncode, self._text
+
+    def kill(self):
+        """SIGKILL if still running (this process only), then collect it."""
+        if self.returncode is not None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self._finish()
+
+
+def parse_sipp_trace(path):
+    """The messages of a SIPp -trace_msg log (-message_file) as a list of
+    (direction, transport, SipMessage): direction "sent" or "received",
+    transport "UDP" or "TCP". Each entry starts with a line of dashes and a
+    date, then "UDP message sent (N bytes):" or "TCP message received [N]
+    bytes :", an empty line and the message, CRLF line ends kept."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out = []
+    for chunk in re.split(rb"(?m)^-{20,} \d{4}-\d\d-\d\d [0-9:.]+\r?\n", data):
+        m = re.match(rb"(UDP|TCP|TLS|SCTP) message (sent|received)[^\n]*\n\r?\n", chunk)
+        if not m:
+            continue
+        raw = chunk[m.end():]
+        try:
+            msg = parse_message(raw, body_from_content_length=True)
+        except (ParseError, ValueError):
+            continue
+        out.append((m.group(2).decode(), m.group(1).decode(), msg))
+    return out
