@@ -461,6 +461,36 @@ def mixed_transports(env):
         no_errors(cb)
 
 
+def strict_route(env):
+    """A strict-routing caller (RFC 2543 style, RFC 3261 §16.4): its BYE
+    names sipd in the Request-URI and the callee's contact in the last
+    Route; sipd sends it to that contact with the contact as Request-URI
+    and no Route left."""
+    a, apw = env.user()
+    b, bpw = env.user()
+    ev = EventLog()
+    with Callee(env.sipd, b, bpw, "udp", events=ev, plan=Plan(200)) as cb, \
+            Caller(env.sipd, a, apw, "udp", events=ev) as ca:
+        cb.register()
+        cb.start()
+        call = ca.invite(aor(b), timeout=CALL_TIMEOUT)
+        expect_response(call.final, 200, "INVITE with credentials")
+        ca.ack(call)
+        expect(cb.wait_for("ACK") is not None, "the ACK did not reach the callee", ev.text())
+        host, port = env.sipd.addr("udp")
+        call.route = ["<%s>" % call.target]
+        call.target = "sip:%s:%d" % (host, port)
+        r = ca.bye(call, CALL_TIMEOUT)
+        expect_response(r, 200, "strict-routed BYE")
+        bye = cb.wait_for("BYE")
+        expect(bye is not None, "the strict-routed BYE did not reach the callee", ev.text())
+        expect(uri_eq(bye.uri, cb.contact_uri), "BYE Request-URI %s, expected the contact %s"
+               % (bye.uri, cb.contact_uri), bye)
+        expect(not bye.headers.values("Route"), "BYE at the callee still has Route %r"
+               % bye.headers.values("Route"), bye)
+        no_errors(cb)
+
+
 def log_line(env):
     """One line per server transaction on sipd's stderr: the challenged
     INVITE, the answered INVITE and the BYE, each with its status."""
@@ -1024,6 +1054,8 @@ def main():
              on_env(mixed_transports)),
             ("log: one line per server transaction, METHOD from .. to ..: STATUS REASON in N ms",
              on_env(log_line)),
+            ("strict routing: BYE with sipd as Request-URI and the contact as last Route",
+             on_env(strict_route)),
             ("fork: both ring, the first 200 wins, the other gets CANCEL; one final at the caller",
              on_env(fork_first_200)),
             ("fork: q=1.0 answers 486, only then q=0.5 gets the INVITE and answers 200",
