@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/digest.h"
 
@@ -459,6 +460,27 @@ static void test_nonce_round_trip(void **state)
 			 DIGEST_NONCE_OK);
 }
 
+/* The nonce's MAC is HMAC-SHA256 as RFC 2104 defines it: recomputed here
+ * with OpenSSL's own HMAC() from the decoded nonce. */
+static void test_nonce_mac_is_hmac_sha256(void **state)
+{
+	(void)state;
+	char nonce[DIGEST_NONCE_MAX];
+	uint8_t raw[DIGEST_NONCE_RAW_LEN + 8], msg[64], mac[EVP_MAX_MD_SIZE];
+	size_t raw_len = 0;
+	unsigned mac_len = 0;
+
+	assert_int_equal(digest_nonce_make(&test_key, T0, REALM, nonce), 0);
+	assert_int_equal(digest_base64url_decode(view_from_cstr(nonce), raw, sizeof(raw), &raw_len), 0);
+	assert_int_equal(raw_len, DIGEST_NONCE_RAW_LEN);
+	size_t head = 8 + DIGEST_NONCE_SALT_LEN;
+	memcpy(msg, raw, head);
+	memcpy(msg + head, REALM.p, REALM.len);
+	assert_non_null(HMAC(EVP_sha256(), test_key.key, (int)sizeof(test_key.key), msg,
+			     head + REALM.len, mac, &mac_len));
+	assert_memory_equal(raw + head, mac, DIGEST_NONCE_MAC_LEN);
+}
+
 static void test_nonce_age(void **state)
 {
 	(void)state;
@@ -601,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_hex_equal),
 		cmocka_unit_test(test_base64url),
 		cmocka_unit_test(test_nonce_round_trip),
+		cmocka_unit_test(test_nonce_mac_is_hmac_sha256),
 		cmocka_unit_test(test_nonce_age),
 		cmocka_unit_test(test_nonce_tamper),
 		cmocka_unit_test(test_nonce_key_init),
