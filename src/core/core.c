@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/obj.h"
 #include "base/random.h"
 #include "base/siphash.h"
 #include "core/core_int.h"
@@ -338,8 +339,11 @@ void core_reply(struct core *core, struct txn *st, unsigned status, const char *
 		struct view extra)
 {
 	char tag[CORE_TAG_LEN + 1];
+	/* held: a final answer may release the transaction's request */
 	struct tp_packet *pkt = txn_request(st);
 
+	if (pkt)
+		obj_ref(pkt);
 	new_tag(core, tag);
 	int rc = txn_server_reply_simple(st, status, reason, extra.p ? extra : VIEW_LIT(""),
 					 view_make(tag, CORE_TAG_LEN));
@@ -348,6 +352,8 @@ void core_reply(struct core *core, struct txn *st, unsigned status, const char *
 			 pkt->msg.method.p, (int)pkt->msg.call_id.len, pkt->msg.call_id.p, strerror(rc));
 	else if (pkt && status >= 200)
 		core_log_final(core, pkt, status, view_from_cstr(reason ? reason : ""));
+	if (pkt)
+		obj_unref(pkt);
 }
 
 static void reply(struct core *core, struct txn *st, unsigned status, const char *reason,

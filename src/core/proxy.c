@@ -95,7 +95,7 @@ struct proxy_ctx {
 	struct proxy *proxy;
 	struct core *core;
 	struct txn *st;          /* a reference */
-	struct tp_packet *req;   /* borrowed from st */
+	struct tp_packet *req;   /* a reference (st lets it go when it completes) */
 	bool invite;
 	bool record_route;
 	bool caller_cancelled;
@@ -333,6 +333,7 @@ static void ctx_free(struct proxy_ctx *ctx)
 		obj_unref(ctx->best);
 	buf_fini(&ctx->challenges);
 	hmap_remove(&ctx->proxy->by_st, &ctx->node);
+	obj_unref(ctx->req);
 	obj_unref(ctx->st);
 	free(ctx);
 }
@@ -895,7 +896,7 @@ static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_pack
 	ctx->proxy = p;
 	ctx->core = p->core;
 	ctx->st = obj_ref(st);
-	ctx->req = pkt;
+	ctx->req = obj_ref(pkt);
 	ctx->invite = pkt->msg.method_id == SIP_METHOD_INVITE;
 	buf_init(&ctx->challenges);
 	hmap_insert(&p->by_st, &ctx->node, ptr_hash(p, st));

@@ -338,4 +338,11 @@ void sip_msg_fini(struct sip_msg *msg)
 		msg->cache[k].items = NULL;
 		msg->cache[k].state = 0;
 	}
+	if (msg->hdrs_owned) {
+		free(msg->hdrs);
+		msg->hdrs_owned = false;
+	}
+	msg->hdrs = NULL;
+	msg->hdr_count = 0;
+	msg->hdr_cap = 0;
 }

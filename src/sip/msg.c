@@ -24,6 +24,7 @@
 #include "sip/msg.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sip/lex.h"
@@ -131,7 +132,7 @@ static int header_add(struct sip_msg *msg, const char *line, size_t content, siz
 	}
 	if (name.len == 0)
 		return fail(err, 400, "Bad header line", EBADMSG);
-	if (msg->hdr_count >= SIP_MAX_HEADERS)
+	if (msg->hdr_count >= SIP_MAX_HEADERS || msg->hdr_count >= msg->hdr_cap)
 		return fail(err, 400, "Too many headers", EMSGSIZE);
 
 	size_t vstart = i + 1;
@@ -463,8 +464,51 @@ static void msg_reset(struct sip_msg *msg, const char *buf)
 	msg->min_expires.done = false;
 }
 
+size_t sip_msg_line_bound(const char *buf, size_t len)
+{
+	size_t n = 1;
+	const char *p = buf, *end = buf + len;
+
+	while (n <= SIP_MAX_HEADERS && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static int decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_framing framing,
+		  size_t *consumed, struct sip_error *err);
+
 int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_framing framing,
 		   size_t *consumed, struct sip_error *err)
+{
+	size_t cap = sip_msg_line_bound(buf, len);
+
+	/* every cache empty first: sip_msg_fini may follow whatever happens */
+	memset(msg->cache, 0, sizeof(msg->cache));
+	msg->hdr_count = 0;
+	msg->hdrs = malloc(cap * sizeof(*msg->hdrs));
+	msg->hdrs_owned = msg->hdrs != NULL;
+	msg->hdr_cap = msg->hdrs ? (uint16_t)cap : 0;
+	if (!msg->hdrs) {
+		msg_reset(msg, buf);
+		return fail(err, 500, "Out of memory", ENOMEM);
+	}
+	return decode(msg, buf, len, framing, consumed, err);
+}
+
+int sip_msg_decode_in(struct sip_msg *msg, struct sip_hdr *storage, size_t cap, const char *buf,
+		      size_t len, enum sip_framing framing, size_t *consumed,
+		      struct sip_error *err)
+{
+	msg->hdrs = storage;
+	msg->hdrs_owned = false;
+	msg->hdr_cap = (uint16_t)(cap > SIP_MAX_HEADERS + 1 ? SIP_MAX_HEADERS + 1 : cap);
+	return decode(msg, buf, len, framing, consumed, err);
+}
+
+static int decode(struct sip_msg *msg, const char *buf, size_t len, enum sip_framing framing,
+		  size_t *consumed, struct sip_error *err)
 {
 	size_t off = 0, used = 0;
 	bool body_short = false;

@@ -190,8 +190,12 @@ struct sip_msg {
 	unsigned status;
 	struct view reason;
 
-	struct sip_hdr hdrs[SIP_MAX_HEADERS]; /* only [0, hdr_count) are set */
+	/* The header lines, [0, hdr_count); storage of hdr_cap lines given by
+	 * the caller (sip_msg_decode_in) or allocated by sip_msg_decode. */
+	struct sip_hdr *hdrs;
 	uint16_t hdr_count;
+	uint16_t hdr_cap;
+	bool hdrs_owned; /* allocated by sip_msg_decode: sip_msg_fini frees it */
 	int16_t first[SIP_HDR__COUNT]; /* index of the first header per id, -1 */
 	uint32_t headers_end;          /* offset of the empty line ending the headers */
 
@@ -225,6 +229,21 @@ struct sip_msg {
  */
 int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len,
 		   enum sip_framing framing, size_t *consumed, struct sip_error *err);
+
+/*
+ * The same with the header lines in the caller's storage of cap entries,
+ * which must hold sip_msg_line_bound(buf, len) of them (so a message kept
+ * for long carries only the lines it has, not SIP_MAX_HEADERS). The
+ * storage must outlive the message; sip_msg_fini does not free it.
+ * sip_msg_decode allocates that much itself, freed by sip_msg_fini: call
+ * sip_msg_fini before decoding into the same struct again.
+ */
+int sip_msg_decode_in(struct sip_msg *msg, struct sip_hdr *storage, size_t cap, const char *buf,
+		      size_t len, enum sip_framing framing, size_t *consumed,
+		      struct sip_error *err);
+/* Header lines buf can hold at most: its line ends + 1, and never more
+ * than SIP_MAX_HEADERS + 1 (one over the limit, to report it). */
+size_t sip_msg_line_bound(const char *buf, size_t len);
 
 /* Release the lazy caches. The buffer is the caller's. */
 void sip_msg_fini(struct sip_msg *msg);

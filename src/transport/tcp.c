@@ -294,13 +294,12 @@ static void conn_process(struct tp_conn *conn)
 		pkt->conn = obj_ref(conn);
 		if (rc == 0) {
 			size_t again;
-			rc = sip_msg_decode(&pkt->msg, pkt->data, pkt->len, SIP_FRAMING_STREAM, &again,
-					    &err);
+			rc = tp_packet_decode(pkt, SIP_FRAMING_STREAM, &again, &err);
 		} else {
 			/* decode what there is, for the best-effort answer */
 			size_t ignored;
-			(void)sip_msg_decode(&pkt->msg, pkt->data, pkt->len, SIP_FRAMING_DGRAM, &ignored,
-					     &(struct sip_error){ 0, NULL });
+			(void)tp_packet_decode(pkt, SIP_FRAMING_DGRAM, &ignored,
+					       &(struct sip_error){ 0, NULL });
 		}
 		if (rc == 0) {
 			consume(conn, used);

@@ -70,6 +70,9 @@ struct transport {
 
 /* A packet of len bytes copied from data, not yet decoded. NULL on ENOMEM. */
 struct tp_packet *tp_packet_alloc(const char *data, size_t len);
+/* Decode its bytes into pkt->msg, the header lines in the packet's own room. */
+int tp_packet_decode(struct tp_packet *pkt, enum sip_framing framing, size_t *used,
+		     struct sip_error *err);
 
 /* Hand a decoded packet up. */
 void tp_deliver(struct transport *tp, struct tp_packet *pkt);

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,30 @@ static void packet_destroy(void *obj)
 
 struct tp_packet *tp_packet_alloc(const char *data, size_t len)
 {
-	struct tp_packet *pkt = obj_alloc(sizeof(*pkt) + len, packet_destroy);
+	/* one allocation: the packet, the bytes, then room for exactly as many
+	 * header lines as the bytes can hold (a kept message is small) */
+	size_t cap = sip_msg_line_bound(data, len);
+	size_t align = _Alignof(struct sip_hdr);
+	size_t store_off = (offsetof(struct tp_packet, data) + len + align - 1) / align * align;
+	struct tp_packet *pkt = obj_alloc(store_off + cap * sizeof(struct sip_hdr), packet_destroy);
 	if (!pkt)
 		return NULL;
 	memcpy(pkt->data, data, len);
 	pkt->len = len;
+	pkt->hdr_store = (struct sip_hdr *)(void *)((char *)pkt + store_off);
+	pkt->hdr_store_cap = cap;
 	/* a valid empty message, so the destructor may run before decode */
 	memset(pkt->msg.cache, 0, sizeof(pkt->msg.cache));
+	pkt->msg.hdrs = NULL;
+	pkt->msg.hdrs_owned = false;
 	return pkt;
+}
+
+int tp_packet_decode(struct tp_packet *pkt, enum sip_framing framing, size_t *used,
+		     struct sip_error *err)
+{
+	return sip_msg_decode_in(&pkt->msg, pkt->hdr_store, pkt->hdr_store_cap, pkt->data, pkt->len,
+				 framing, used, err);
 }
 
 int transport_alloc(struct transport **out, struct loop *loop, const struct transport_config *cfg,

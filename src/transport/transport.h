@@ -59,6 +59,8 @@ struct tp_packet {
 	struct tp_listener *listener; /* where it arrived; lives as long as the transport */
 	struct tp_conn *conn;         /* stream it came on (a reference), or NULL */
 	uint64_t received_ms;         /* loop time */
+	struct sip_hdr *hdr_store;    /* room for msg's header lines, after data[] */
+	size_t hdr_store_cap;
 	size_t len;                   /* bytes in data[] */
 	char data[];
 };

@@ -44,7 +44,7 @@ static void datagram(struct tp_listener *l, const char *data, size_t len,
 	memcpy(&pkt->src.u.ss, from, from_len);
 	pkt->src.len = from_len;
 	pkt->listener = l;
-	int rc = sip_msg_decode(&pkt->msg, pkt->data, len, SIP_FRAMING_DGRAM, &used, &err);
+	int rc = tp_packet_decode(pkt, SIP_FRAMING_DGRAM, &used, &err);
 	if (rc == 0) {
 		tp_deliver(tp, pkt);
 	} else {

@@ -28,6 +28,8 @@ static void txn_destroy(void *obj)
 	timer_cancel(&t->retransmit);
 	timer_cancel(&t->timeout);
 	t->request = obj_unref(t->request);
+	free(t->key_store);
+	t->key_store = NULL;
 	t->conn = obj_unref(t->conn);
 	buf_fini(&t->out);
 	buf_fini(&t->ack);

@@ -132,7 +132,9 @@ int txn_server_reply(struct txn *st, unsigned status, struct buf *response);
 int txn_server_reply_simple(struct txn *st, unsigned status, const char *reason,
 			    struct view extra_lines, struct view to_tag);
 /* The request that created a server transaction (borrowed: valid while st
- * is held); NULL for a client transaction. */
+ * is held); NULL for a client transaction, and for a non-INVITE server
+ * transaction over UDP once its final response is sent (it keeps only what
+ * matching needs: a TU that needs the request later holds a reference). */
 struct tp_packet *txn_request(const struct txn *t);
 enum txn_state txn_state(const struct txn *t);
 /* The last status sent (server) or received (client); 0 when none. */

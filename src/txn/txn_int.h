@@ -67,7 +67,12 @@ struct txn {
 	struct tp_conn *conn;    /* client: a reference on dest.conn, or NULL */
 
 	/* server */
-	struct tp_packet *request; /* owned reference: the request that created it */
+	struct tp_packet *request; /* owned reference: the request that created it;
+				      NULL once compacted (see txn_server.c) */
+	char *key_store;           /* compacted: owned copy of the matching key */
+	struct view key_branch, key_host, key_method;
+	bool key_has_port;
+	uint16_t key_port;
 	struct view resp_to_tag;   /* RFC 2543 INVITE: To tag of the last response (into out) */
 
 	/* client */

@@ -78,8 +78,15 @@
  *
  * A send that fails is not retried beyond what the timers do, and does not
  * change the state: the error goes back to the TU from txn_server_reply.
+ *
+ * Memory: a non-INVITE transaction over UDP lingers 64*T1 (timer J) after
+ * its final response only to answer retransmissions, which it matches by
+ * branch, sent-by and method. It then keeps a copy of those and its
+ * response, and lets the request go (a registrar at thousands of requests
+ * per second holds 32 s of them): txn_request() is NULL from then on.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/obj.h"
@@ -102,8 +109,13 @@ static bool server_match(const struct hmap_node *node, const void *arg)
 {
 	const struct txn *t = HMAP_ENTRY(node, struct txn, node);
 	const struct server_key *k = arg;
-	const struct sip_msg *tm = &t->request->msg;
 	const struct sip_msg *m = k->msg;
+
+	if (!t->request) /* compacted: branch matching only */
+		return k->cookie && view_eq(t->key_method, k->method) &&
+		       view_eq_nocase(t->key_host, m->via.host) && t->key_has_port == m->via.has_port &&
+		       t->key_port == m->via.port && view_eq(t->key_branch, m->via.branch);
+	const struct sip_msg *tm = &t->request->msg;
 
 	if (t->cookie != k->cookie || !view_eq(tm->method, k->method) ||
 	    !sent_by_eq(&tm->via, &m->via))
@@ -174,6 +186,28 @@ static bool is_server(const struct txn *t)
 	return t->kind == TXN_KIND_SERVER_INVITE || t->kind == TXN_KIND_SERVER_NON_INVITE;
 }
 
+/* Keep the matching key, let the request go (see the file comment). On
+ * ENOMEM the request is simply kept. */
+static void server_compact(struct txn *st)
+{
+	const struct sip_msg *m = &st->request->msg;
+	size_t need = m->via.branch.len + m->via.host.len + m->method.len;
+	char *k = malloc(need ? need : 1);
+
+	if (!k)
+		return;
+	memcpy(k, m->via.branch.p, m->via.branch.len);
+	memcpy(k + m->via.branch.len, m->via.host.p, m->via.host.len);
+	memcpy(k + m->via.branch.len + m->via.host.len, m->method.p, m->method.len);
+	st->key_branch = view_make(k, m->via.branch.len);
+	st->key_host = view_make(k + m->via.branch.len, m->via.host.len);
+	st->key_method = view_make(k + m->via.branch.len + m->via.host.len, m->method.len);
+	st->key_has_port = m->via.has_port;
+	st->key_port = m->via.port;
+	st->key_store = k;
+	st->request = obj_unref(st->request);
+}
+
 /* The state change a response sent by the TU makes. */
 static void server_advance(struct txn *st, unsigned status)
 {
@@ -186,6 +220,8 @@ static void server_advance(struct txn *st, unsigned status)
 	}
 	if (st->kind == TXN_KIND_SERVER_NON_INVITE) {
 		st->state = TXN_COMPLETED;
+		if (!st->reliable && st->cookie)
+			server_compact(st);
 		txn_wait_then_terminate(st, st->reliable ? 0 : timeout_ms); /* J */
 		return;
 	}
