@@ -258,20 +258,30 @@ static bool source_parse(const char *text, enum tp_proto *proto, struct tp_addr 
 	return true;
 }
 
+/* NUL-terminated text into a fixed field, cut to fit (fields are sized
+ * for what the registrar accepts). */
+static void field_copy(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src);
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 void location_binding_to_store(const struct loc_binding *b, struct store_binding *out)
 {
-	memset(out, 0, sizeof(*out));
-	snprintf(out->aor, sizeof(out->aor), "%s", b->aor->key);
-	snprintf(out->contact, sizeof(out->contact), "%s", b->contact);
-	snprintf(out->path, sizeof(out->path), "%s", b->path);
-	snprintf(out->instance, sizeof(out->instance), "%s", b->instance);
+	field_copy(out->aor, sizeof(out->aor), b->aor->key);
+	field_copy(out->contact, sizeof(out->contact), b->contact);
+	field_copy(out->path, sizeof(out->path), b->path);
+	field_copy(out->instance, sizeof(out->instance), b->instance);
 	out->reg_id = b->reg_id;
 	out->q = b->q;
 	out->expires_at = b->expires_at;
-	snprintf(out->call_id, sizeof(out->call_id), "%s", b->call_id);
+	field_copy(out->call_id, sizeof(out->call_id), b->call_id);
 	out->cseq = b->cseq;
 	location_source_text(b->proto, &b->source, out->source, sizeof(out->source));
-	snprintf(out->user_agent, sizeof(out->user_agent), "%s", b->user_agent);
+	field_copy(out->user_agent, sizeof(out->user_agent), b->user_agent);
 }
 
 struct load_ctx {

@@ -89,6 +89,22 @@ static bool client_supports_path(struct sip_msg *m)
 	return false;
 }
 
+/* RFC 1123 date of now_s, formatted once per second. */
+static const char *date_text(int64_t now_s)
+{
+	static _Thread_local int64_t cached_s = -1;
+	static _Thread_local char text[64];
+
+	if (now_s != cached_s) {
+		time_t t = (time_t)now_s;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		cached_s = now_s;
+	}
+	return text;
+}
+
 /* The 200: bindings, Path, P-Associated-URI, Authentication-Info, Date. */
 static void reply_ok(struct core *core, struct txn *st, const char *aor_key, const char *info)
 {
@@ -125,14 +141,8 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 		rc = buf_printf(&out, "P-Associated-URI: <sip:%s>\r\n", aor_key);
 	if (rc == 0 && info[0])
 		rc = buf_append_cstr(&out, info);
-	if (rc == 0) {
-		char date[64];
-		time_t t = (time_t)now;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		rc = buf_printf(&out, "Date: %s\r\n", date);
-	}
+	if (rc == 0)
+		rc = buf_printf(&out, "Date: %s\r\n", date_text(now));
 	if (rc == 0)
 		core_reply(core, st, 200, NULL, buf_view(&out));
 	else

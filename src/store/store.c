@@ -142,6 +142,18 @@ static const char *const migrations[] = {
 	" UPDATE store_meta SET value = value + 1 WHERE key = 'users_rev'; END;"
 	"CREATE TRIGGER subscribers_del AFTER DELETE ON subscribers BEGIN"
 	" UPDATE store_meta SET value = value + 1 WHERE key = 'users_rev'; END;",
+	/* 3: bindings as one b-tree keyed by (aor, contact): a registration
+	 * writes one tree instead of three (rowid table, key index, expiry
+	 * index). The start-up sweep of expired rows scans instead. */
+	"CREATE TABLE bindings3 (aor TEXT NOT NULL, contact TEXT NOT NULL,"
+	" path TEXT NOT NULL DEFAULT '', instance TEXT NOT NULL DEFAULT '',"
+	" reg_id INTEGER NOT NULL DEFAULT 0, q INTEGER NOT NULL DEFAULT 1000,"
+	" expires_at INTEGER NOT NULL, call_id TEXT NOT NULL DEFAULT '',"
+	" cseq INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
+	" user_agent TEXT NOT NULL DEFAULT '', PRIMARY KEY (aor, contact)) WITHOUT ROWID;"
+	"INSERT INTO bindings3 SELECT * FROM bindings;"
+	"DROP TABLE bindings;"
+	"ALTER TABLE bindings3 RENAME TO bindings;",
 };
 #define MIGRATION_COUNT (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -11,6 +11,7 @@
 #include "transport/transport.h"
 
 #define TP_UDP_BATCH 16u              /* datagrams per recvmmsg */
+#define TP_UDP_RCVBUF (4 << 20)       /* bytes of receive buffer asked per UDP socket */
 #define TP_MAX_LISTENERS 16u
 #define TP_MAX_OUT_QUEUE (1u << 20)   /* bytes queued on one connection before it is closed */
 #define TP_READ_CHUNK 16384u

@@ -92,6 +92,13 @@ int tp_udp_listen(struct transport *tp, struct tp_listener *l)
 		return errno;
 	if (l->addr.u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* Room for bursts: the default (about 200 KB) drops datagrams when a
+	 * few thousand arrive while the loop is busy. SO_RCVBUFFORCE passes
+	 * net.core.rmem_max when sipd may (CAP_NET_ADMIN); else the kernel
+	 * caps SO_RCVBUF at rmem_max. */
+	int size = TP_UDP_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (bind(fd, &l->addr.u.sa, l->addr.len) != 0 ||
 	    getsockname(fd, &l->addr.u.sa, &l->addr.len) != 0) {
 		rc = errno;
