@@ -105,6 +105,18 @@ int buf_append_cstr(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+int buf_append_uint(struct buf *b, unsigned long long v)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	return buf_append(b, digits + n, sizeof(digits) - n);
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

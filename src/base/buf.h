@@ -43,6 +43,8 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_view(struct buf *b, struct view v);
 int buf_append_cstr(struct buf *b, const char *s);
+/* Decimal digits of v, without printf. */
+int buf_append_uint(struct buf *b, unsigned long long v);
 /* Appends formatted text; EINVAL if the format fails (vsnprintf < 0). */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -394,12 +394,15 @@ int auth_challenge(struct auth *auth, bool proxy, struct view realm, bool stale,
 	if (err != 0)
 		return err;
 	for (unsigned i = 0; i < auth->cfg.algorithm_count; i++) {
-		err = buf_printf(out,
-				 "%s: Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
-				 "algorithm=%s, qop=\"auth\"%s\r\n",
-				 proxy ? "Proxy-Authenticate" : "WWW-Authenticate", (int)realm.len,
-				 realm.p != NULL ? realm.p : "", nonce, auth->opaque,
-				 digest_alg_name(auth->cfg.algorithms[i]), stale ? ", stale=true" : "");
+		const char *parts[] = {
+			proxy ? "Proxy-Authenticate: Digest realm=\"" : "WWW-Authenticate: Digest realm=\"",
+			NULL, /* the realm */
+			"\", nonce=\"", nonce, "\", opaque=\"", auth->opaque, "\", algorithm=",
+			digest_alg_name(auth->cfg.algorithms[i]), ", qop=\"auth\"",
+			stale ? ", stale=true\r\n" : "\r\n",
+		};
+		for (size_t k = 0; err == 0 && k < sizeof(parts) / sizeof(parts[0]); k++)
+			err = parts[k] ? buf_append_cstr(out, parts[k]) : buf_append_view(out, realm);
 		if (err != 0)
 			goto out;
 	}

@@ -119,8 +119,13 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 		char q[8];
 		int64_t left = b->expires_at - now;
 
-		rc = buf_printf(&out, "Contact: <%s>;expires=%lld", b->contact,
-				(long long)(left > 0 ? left : 0));
+		rc = buf_append_cstr(&out, "Contact: <");
+		if (rc == 0)
+			rc = buf_append_cstr(&out, b->contact);
+		if (rc == 0)
+			rc = buf_append_cstr(&out, ">;expires=");
+		if (rc == 0)
+			rc = buf_append_uint(&out, (unsigned long long)(left > 0 ? left : 0));
 		if (rc == 0 && b->q != 1000) {
 			q_text(b->q, q, sizeof(q));
 			rc = buf_printf(&out, ";q=%s", q);

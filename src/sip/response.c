@@ -122,7 +122,15 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 
 	if (!req->is_request || spec->status < 100 || spec->status > 699 || !from || !to)
 		return EINVAL;
-	rc = buf_printf(out, "SIP/2.0 %u %s\r\n", spec->status, reason);
+	rc = buf_append(out, "SIP/2.0 ", 8);
+	if (rc == 0)
+		rc = buf_append_uint(out, spec->status);
+	if (rc == 0)
+		rc = buf_append(out, " ", 1);
+	if (rc == 0)
+		rc = buf_append_cstr(out, reason);
+	if (rc == 0)
+		rc = buf_append(out, "\r\n", 2);
 	if (rc == 0)
 		rc = vias_print(out, req, spec->via_params);
 	if (rc == 0)
@@ -142,12 +150,23 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 	if (rc == 0)
 		rc = sip_header_print(out, "Call-ID: ", req->call_id);
 	if (rc == 0)
-		rc = buf_printf(out, "CSeq: %u %.*s\r\n", req->cseq.number, (int)req->cseq.method.len,
-				req->cseq.method.p);
+		rc = buf_append(out, "CSeq: ", 6);
+	if (rc == 0)
+		rc = buf_append_uint(out, req->cseq.number);
+	if (rc == 0)
+		rc = buf_append(out, " ", 1);
+	if (rc == 0)
+		rc = buf_append_view(out, req->cseq.method);
+	if (rc == 0)
+		rc = buf_append(out, "\r\n", 2);
 	if (rc == 0 && spec->extra.len > 0)
 		rc = buf_append_view(out, spec->extra);
 	if (rc == 0)
-		rc = buf_printf(out, "Content-Length: %zu\r\n\r\n", spec->body.len);
+		rc = buf_append_cstr(out, "Content-Length: ");
+	if (rc == 0)
+		rc = buf_append_uint(out, spec->body.len);
+	if (rc == 0)
+		rc = buf_append(out, "\r\n\r\n", 4);
 	if (rc == 0 && spec->body.len > 0)
 		rc = buf_append_view(out, spec->body);
 	if (rc != 0)
