@@ -1,10 +1,15 @@
 /*
  * location.c - the location service (location.h).
  *
- * One allocation per binding: the struct and its strings. One per AOR: the
+ * One allocation per binding: the struct and its texts. One per AOR: the
  * node and the key. The AOR map is keyed by a SipHash of the key (random
  * key: AORs come off the wire). An AOR holds few bindings (the registrar
  * caps them), so they sit on a plain list.
+ *
+ * Expiry: LOC_RING buckets, a binding in bucket expires_at % LOC_RING; a
+ * sweep each second walks the buckets of the seconds since the last sweep
+ * and removes what is due (a binding of a later round stays). Removal is at
+ * most a second late; the cost is two links per binding instead of a timer.
  */
 #include "core/location.h"
 
@@ -12,18 +17,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
 
 #include "base/log.h"
 
 #define LOC_INITIAL_BUCKETS 1024
-#define MS_PER_S 1000
+#define LOC_RING 4096    /* expiry buckets, one per second modulo this */
+#define LOC_SWEEP_MS 1000
 
 struct location {
 	struct hmap aors;
 	struct timer_wheel *wheel;
 	struct store *store;
 	size_t bindings;
+	struct timer sweep;
+	int64_t swept_s; /* every second up to this one is swept */
+	int64_t (*clock)(void *arg);
+	void *clock_arg;
+	struct loc_binding *ring[LOC_RING];
 };
+
+static int64_t wall_clock(void *arg)
+{
+	(void)arg;
+	return (int64_t)time(NULL);
+}
+
+static void on_sweep(struct timer *timer, void *arg);
 
 int location_alloc(struct location **out, struct timer_wheel *wheel, struct store *store)
 {
@@ -39,14 +61,19 @@ int location_alloc(struct location **out, struct timer_wheel *wheel, struct stor
 	}
 	loc->wheel = wheel;
 	loc->store = store;
+	loc->clock = wall_clock;
+	loc->swept_s = wall_clock(NULL);
+	timer_init(&loc->sweep);
+	timer_start(wheel, &loc->sweep, LOC_SWEEP_MS, on_sweep, loc);
 	*out = loc;
 	return 0;
 }
 
-static void binding_free(struct loc_binding *b)
+void location_set_clock(struct location *loc, int64_t (*now_s)(void *arg), void *arg)
 {
-	timer_cancel(&b->timer);
-	free(b);
+	loc->clock = now_s;
+	loc->clock_arg = arg;
+	loc->swept_s = now_s(arg);
 }
 
 void location_free(struct location *loc)
@@ -56,13 +83,14 @@ void location_free(struct location *loc)
 
 	if (!loc)
 		return;
+	timer_cancel(&loc->sweep);
 	hmap_iter_init(&it, &loc->aors);
 	while ((n = hmap_iter_next(&it)) != NULL) {
 		struct loc_aor *aor = HMAP_ENTRY(n, struct loc_aor, node);
 		while (aor->head) {
 			struct loc_binding *b = aor->head;
 			aor->head = b->next;
-			binding_free(b);
+			free(b);
 		}
 		hmap_remove(&loc->aors, n);
 		free(aor);
@@ -85,14 +113,64 @@ struct loc_aor *location_find(struct location *loc, struct view key)
 	return n ? HMAP_ENTRY(n, struct loc_aor, node) : NULL;
 }
 
+int loc_uri(const struct loc_binding *b, struct sip_uri *uri)
+{
+	const char *reason;
+	return sip_uri_decode(uri, view_make(loc_contact(b), b->contact_len), &reason);
+}
+
+void loc_source(const struct loc_binding *b, struct tp_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (b->family == AF_INET6) {
+		addr->u.in6.sin6_family = AF_INET6;
+		addr->u.in6.sin6_port = htons(b->port);
+		memcpy(&addr->u.in6.sin6_addr, b->ip, 16);
+		addr->len = sizeof(addr->u.in6);
+	} else {
+		addr->u.in.sin_family = AF_INET;
+		addr->u.in.sin_port = htons(b->port);
+		memcpy(&addr->u.in.sin_addr, b->ip, 4);
+		addr->len = sizeof(addr->u.in);
+	}
+}
+
 struct loc_binding *location_binding_find(struct loc_aor *aor, const struct sip_uri *uri)
 {
 	if (!aor)
 		return NULL;
+	/* the same text first (a refresh), then §19.1.4 on a decoded copy */
 	for (struct loc_binding *b = aor->head; b; b = b->next)
-		if (sip_uri_equal(&b->uri, uri))
+		if (view_eq(view_make(loc_contact(b), b->contact_len), uri->raw))
 			return b;
+	for (struct loc_binding *b = aor->head; b; b = b->next) {
+		struct sip_uri u;
+		if (loc_uri(b, &u) == 0 && sip_uri_equal(&u, uri))
+			return b;
+	}
 	return NULL;
+}
+
+static void exp_unlink(struct loc_binding *b)
+{
+	if (!b->exp_pprev)
+		return;
+	*b->exp_pprev = b->exp_next;
+	if (b->exp_next)
+		b->exp_next->exp_pprev = b->exp_pprev;
+	b->exp_next = NULL;
+	b->exp_pprev = NULL;
+}
+
+static void exp_link(struct location *loc, struct loc_binding *b)
+{
+	struct loc_binding **head = &loc->ring[(uint64_t)b->expires_at % LOC_RING];
+
+	b->exp_next = *head;
+	if (*head)
+		(*head)->exp_pprev = &b->exp_next;
+	*head = b;
+	b->exp_pprev = head;
 }
 
 static void unlink_binding(struct location *loc, struct loc_binding *b)
@@ -100,6 +178,7 @@ static void unlink_binding(struct location *loc, struct loc_binding *b)
 	struct loc_aor *aor = b->aor;
 	struct loc_binding **pp = &aor->head;
 
+	exp_unlink(b);
 	while (*pp && *pp != b)
 		pp = &(*pp)->next;
 	if (*pp)
@@ -115,33 +194,42 @@ static void unlink_binding(struct location *loc, struct loc_binding *b)
 void location_remove(struct location *loc, struct loc_binding *b)
 {
 	unlink_binding(loc, b);
-	binding_free(b);
+	free(b);
 }
 
-static void on_expire(struct timer *timer, void *arg)
+static void expire(struct location *loc, struct loc_binding *b)
 {
-	struct loc_binding *b = arg;
-	struct location *loc = b->loc;
-	(void)timer;
-
-	log_debug("binding %s of %s expired", b->contact, b->aor->key);
+	log_debug("binding %s of %s expired", loc_contact(b), b->aor->key);
 	if (loc->store) {
-		int rc = store_binding_del(loc->store, b->aor->key, b->contact, NULL, NULL);
+		int rc = store_binding_del(loc->store, b->aor->key, loc_contact(b), NULL, NULL);
 		if (rc != 0)
-			log_warn("cannot delete the expired binding %s of %s: %s", b->contact,
+			log_warn("cannot delete the expired binding %s of %s: %s", loc_contact(b),
 				 b->aor->key, strerror(rc));
 	}
 	location_remove(loc, b);
 }
 
-static char *copy_text(char **dst, struct view v)
+/* Each second since the last sweep: its bucket's bindings that are due. */
+static void on_sweep(struct timer *timer, void *arg)
 {
-	char *start = *dst;
-	if (v.len)
-		memcpy(start, v.p, v.len);
-	start[v.len] = '\0';
-	*dst += v.len + 1;
-	return start;
+	struct location *loc = arg;
+	int64_t now = loc->clock(loc->clock_arg);
+	int64_t from = loc->swept_s + 1;
+
+	if (now - from >= LOC_RING)
+		from = now - LOC_RING + 1; /* every bucket once */
+	for (int64_t s = from; s <= now; s++) {
+		struct loc_binding *b = loc->ring[(uint64_t)s % LOC_RING];
+		while (b) {
+			struct loc_binding *next = b->exp_next;
+			if (b->expires_at <= now)
+				expire(loc, b);
+			b = next;
+		}
+	}
+	if (now > loc->swept_s)
+		loc->swept_s = now;
+	timer_start(loc->wheel, timer, LOC_SWEEP_MS, on_sweep, loc);
 }
 
 static struct loc_aor *aor_get(struct location *loc, struct view key)
@@ -161,43 +249,60 @@ static struct loc_aor *aor_get(struct location *loc, struct view key)
 	return aor;
 }
 
+static char *text_put(char *dst, struct view v)
+{
+	if (v.len)
+		memcpy(dst, v.p, v.len);
+	dst[v.len] = '\0';
+	return dst + v.len + 1;
+}
+
 int location_put(struct location *loc, struct view key, const struct loc_binding_spec *spec,
 		 int64_t now_s, struct loc_binding **out)
 {
-	size_t text = spec->contact.len + spec->path.len + spec->instance.len + spec->call_id.len +
-		      spec->user_agent.len + 5;
-	struct loc_binding *b = calloc(1, sizeof(*b) + text);
-	struct loc_aor *aor;
+	struct sip_uri uri;
 	const char *reason;
-	char *p;
+	struct loc_aor *aor;
+	(void)now_s;
 
+	if (spec->contact.len > UINT16_MAX || spec->call_id.len > UINT16_MAX ||
+	    spec->path.len > UINT16_MAX || spec->instance.len > UINT16_MAX)
+		return EINVAL;
+	if (sip_uri_decode(&uri, spec->contact, &reason) != 0)
+		return EINVAL;
+	size_t text = spec->contact.len + spec->call_id.len + spec->path.len + spec->instance.len + 4;
+	struct loc_binding *b = malloc(sizeof(*b) + text);
 	if (!b)
 		return ENOMEM;
-	p = (char *)(b + 1);
-	b->contact = copy_text(&p, spec->contact);
-	b->path = copy_text(&p, spec->path);
-	b->instance = copy_text(&p, spec->instance);
-	b->call_id = copy_text(&p, spec->call_id);
-	b->user_agent = copy_text(&p, spec->user_agent);
-	if (sip_uri_decode(&b->uri, view_make(b->contact, spec->contact.len), &reason) != 0) {
-		free(b);
-		return EINVAL;
-	}
+	memset(b, 0, sizeof(*b));
+	char *p = b->text;
+	p = text_put(p, spec->contact);
+	p = text_put(p, spec->call_id);
+	p = text_put(p, spec->path);
+	(void)text_put(p, spec->instance);
+	b->contact_len = (uint16_t)spec->contact.len;
+	b->call_id_len = (uint16_t)spec->call_id.len;
+	b->path_len = (uint16_t)spec->path.len;
+	b->instance_len = (uint16_t)spec->instance.len;
 	b->expires_at = spec->expires_at;
 	b->q = spec->q;
 	b->reg_id = spec->reg_id;
 	b->cseq = spec->cseq;
-	b->proto = spec->proto;
-	b->source = spec->source;
-	b->loc = loc;
-	timer_init(&b->timer);
+	b->proto = (uint8_t)spec->proto;
+	b->family = (uint8_t)spec->source.u.sa.sa_family;
+	b->port = tp_addr_port(&spec->source);
+	if (b->family == AF_INET6)
+		memcpy(b->ip, &spec->source.u.in6.sin6_addr, 16);
+	else
+		memcpy(b->ip, &spec->source.u.in.sin_addr, 4);
 
 	aor = aor_get(loc, key);
 	if (!aor) {
 		free(b);
 		return ENOMEM;
 	}
-	struct loc_binding *old = location_binding_find(aor, &b->uri);
+	uri.raw = view_make(loc_contact(b), b->contact_len);
+	struct loc_binding *old = location_binding_find(aor, &uri);
 	struct loc_binding **pp = &aor->head;
 	if (old) {
 		/* take its place in the list */
@@ -205,7 +310,8 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 			pp = &(*pp)->next;
 		b->next = old->next;
 		*pp = b;
-		binding_free(old);
+		exp_unlink(old);
+		free(old);
 	} else {
 		while (*pp)
 			pp = &(*pp)->next;
@@ -214,8 +320,7 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 		loc->bindings++;
 	}
 	b->aor = aor;
-	int64_t left = spec->expires_at - now_s;
-	timer_start(loc->wheel, &b->timer, left > 0 ? (uint64_t)left * MS_PER_S : 0, on_expire, b);
+	exp_link(loc, b);
 	if (out)
 		*out = b;
 	return 0;
@@ -269,19 +374,23 @@ static void field_copy(char *dst, size_t size, const char *src)
 	dst[len] = '\0';
 }
 
-void location_binding_to_store(const struct loc_binding *b, struct store_binding *out)
+void location_binding_to_store(const struct loc_binding *b, const char *user_agent,
+			       struct store_binding *out)
 {
+	struct tp_addr src;
+
 	field_copy(out->aor, sizeof(out->aor), b->aor->key);
-	field_copy(out->contact, sizeof(out->contact), b->contact);
-	field_copy(out->path, sizeof(out->path), b->path);
-	field_copy(out->instance, sizeof(out->instance), b->instance);
+	field_copy(out->contact, sizeof(out->contact), loc_contact(b));
+	field_copy(out->path, sizeof(out->path), loc_path(b));
+	field_copy(out->instance, sizeof(out->instance), loc_instance(b));
 	out->reg_id = b->reg_id;
 	out->q = b->q;
 	out->expires_at = b->expires_at;
-	field_copy(out->call_id, sizeof(out->call_id), b->call_id);
+	field_copy(out->call_id, sizeof(out->call_id), loc_call_id(b));
 	out->cseq = b->cseq;
-	location_source_text(b->proto, &b->source, out->source, sizeof(out->source));
-	field_copy(out->user_agent, sizeof(out->user_agent), b->user_agent);
+	loc_source(b, &src);
+	location_source_text((enum tp_proto)b->proto, &src, out->source, sizeof(out->source));
+	field_copy(out->user_agent, sizeof(out->user_agent), user_agent ? user_agent : "");
 }
 
 struct load_ctx {
@@ -303,10 +412,11 @@ static void load_one(const struct store_binding *sb, void *arg)
 		.expires_at = sb->expires_at,
 		.call_id = view_from_cstr(sb->call_id),
 		.cseq = sb->cseq,
-		.user_agent = view_from_cstr(sb->user_agent),
 	};
 
 	if (ctx->err)
+		return;
+	if (sb->expires_at <= ctx->now_s)
 		return;
 	if (!source_parse(sb->source, &spec.proto, &spec.source)) {
 		log_warn("binding %s of %s has a bad source '%s': skipped", sb->contact, sb->aor,

@@ -248,23 +248,21 @@ static bool same_ip(const struct tp_addr *a, const struct tp_addr *b)
 static void binding_target(struct core *core, const struct loc_binding *lb, struct tp_dest *dest)
 {
 	struct tp_dest contact;
+	struct tp_addr source;
+	struct sip_uri uri;
+	enum tp_proto proto = (enum tp_proto)lb->proto;
 
-	if (tp_has_conn(core->tp, lb->proto, &lb->source) ||
-	    uri_dest_proto(&lb->uri, lb->proto, &contact) != 0 ||
-	    !same_ip(&contact.addr, &lb->source)) {
+	loc_source(lb, &source);
+	if (tp_has_conn(core->tp, proto, &source) || loc_uri(lb, &uri) != 0 ||
+	    uri_dest_proto(&uri, proto, &contact) != 0 || !same_ip(&contact.addr, &source)) {
 		memset(dest, 0, sizeof(*dest));
-		dest->proto = lb->proto;
-		dest->addr = lb->source;
+		dest->proto = proto;
+		dest->addr = source;
 		return;
 	}
 	*dest = contact;
 }
 
-/*
- * An in-dialog request to a phone's Contact: when that Contact is a
- * binding of the To user, send where its REGISTER came from (the phone may
- * be behind NAT, or reachable only on the connection it registered over).
- */
 static bool binding_dest(struct core *core, const struct sip_msg *m, const struct sip_uri *target,
 			 struct tp_dest *dest)
 {
@@ -786,19 +784,20 @@ static int targets_from_location(struct proxy_ctx *ctx, struct loc_aor *aor)
 		if (!b)
 			break;
 		b->q = lb->q;
-		b->target = strdup(lb->contact);
+		b->target = strdup(loc_contact(lb));
 		if (!b->target)
 			return ENOMEM;
 		binding_target(ctx->core, lb, &b->dest);
-		if (lb->path[0]) {
+		if (lb->path_len) {
+			const char *lpath = loc_path(lb);
 			/* through the first Path hop */
 			struct sip_addr first;
 			const char *reason;
-			const char *comma = strchr(lb->path, ',');
-			size_t len = comma ? (size_t)(comma - lb->path) : strlen(lb->path);
-			if (sip_addr_decode(&first, view_make(lb->path, len), &reason) == 0 &&
+			const char *comma = strchr(lpath, ',');
+			size_t len = comma ? (size_t)(comma - lpath) : strlen(lpath);
+			if (sip_addr_decode(&first, view_make(lpath, len), &reason) == 0 &&
 			    uri_dest(&first.uri, &b->dest) == 0) {
-				b->path = strdup(lb->path);
+				b->path = strdup(lpath);
 				if (!b->path)
 					return ENOMEM;
 			} else {
@@ -825,7 +824,7 @@ static void redirect(struct core *core, struct txn *st, struct loc_aor *aor)
 
 	buf_init(&extra);
 	for (struct loc_binding *b = aor->head; b && rc == 0; b = b->next) {
-		rc = buf_printf(&extra, "Contact: <%s>", b->contact);
+		rc = buf_printf(&extra, "Contact: <%s>", loc_contact(b));
 		if (rc == 0 && b->q != 1000)
 			rc = buf_printf(&extra, ";q=%u.%03u", b->q / 1000, b->q % 1000);
 		if (rc == 0)

@@ -121,7 +121,7 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 
 		rc = buf_append_cstr(&out, "Contact: <");
 		if (rc == 0)
-			rc = buf_append_cstr(&out, b->contact);
+			rc = buf_append_cstr(&out, loc_contact(b));
 		if (rc == 0)
 			rc = buf_append_cstr(&out, ">;expires=");
 		if (rc == 0)
@@ -130,8 +130,8 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 			q_text(b->q, q, sizeof(q));
 			rc = buf_printf(&out, ";q=%s", q);
 		}
-		if (rc == 0 && b->instance[0])
-			rc = buf_printf(&out, ";+sip.instance=%s", b->instance);
+		if (rc == 0 && b->instance_len)
+			rc = buf_printf(&out, ";+sip.instance=%s", loc_instance(b));
 		if (rc == 0 && b->reg_id)
 			rc = buf_printf(&out, ";reg-id=%u", b->reg_id);
 		if (rc == 0)
@@ -269,7 +269,7 @@ static void remove_all(struct core *core, struct txn *st, struct sip_msg *m, con
 	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 
 	for (struct loc_binding *b = aor ? aor->head : NULL; b; b = b->next) {
-		if (view_eq_cstr(m->call_id, b->call_id) && m->cseq.number <= b->cseq) {
+		if (view_eq_cstr(m->call_id, loc_call_id(b)) && m->cseq.number <= b->cseq) {
 			reply_text(core, st, 400, "CSeq Not Higher Than The Registration's");
 			return;
 		}
@@ -324,7 +324,7 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 		char old_contact[STORE_URI_MAX] = "";
 
 		if (old)
-			snprintf(old_contact, sizeof(old_contact), "%s", old->contact);
+			snprintf(old_contact, sizeof(old_contact), "%s", loc_contact(old));
 		if (ch[i].expires == 0) {
 			if (!old)
 				continue;
@@ -345,7 +345,6 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 			.cseq = m->cseq.number,
 			.proto = pkt->proto,
 			.source = pkt->src,
-			.user_agent = view_is_null(ua) ? VIEW_LIT("") : ua,
 		};
 		struct loc_binding *b;
 		int rc = location_put(core->loc, view_from_cstr(aor_key), &spec, now, &b);
@@ -362,7 +361,7 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 		}
 		if (!p)
 			continue;
-		if (old_contact[0] && strcmp(old_contact, b->contact) != 0)
+		if (old_contact[0] && strcmp(old_contact, loc_contact(b)) != 0)
 			pending_queue(p, store_binding_del(core->store, aor_key, old_contact, on_stored,
 							   p));
 		struct store_binding *sb = malloc(sizeof(*sb));
@@ -370,7 +369,9 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 			p->err = ENOMEM;
 			continue;
 		}
-		location_binding_to_store(b, sb);
+		char ua_text[STORE_URI_MAX];
+		snprintf(ua_text, sizeof(ua_text), "%.*s", (int)ua.len, ua.p ? ua.p : "");
+		location_binding_to_store(b, ua_text, sb);
 		pending_queue(p, store_binding_put(core->store, sb, on_stored, p));
 		free(sb);
 	}
@@ -505,7 +506,7 @@ void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt)
 		if (e > cfg->max_expires_s)
 			e = cfg->max_expires_s;
 		struct loc_binding *old = location_binding_find(aor, &c->addr.uri);
-		if (old && view_eq_cstr(m->call_id, old->call_id) && m->cseq.number <= old->cseq) {
+		if (old && view_eq_cstr(m->call_id, loc_call_id(old)) && m->cseq.number <= old->cseq) {
 			reply_text(core, st, 400, "CSeq Not Higher Than The Registration's");
 			return;
 		}
