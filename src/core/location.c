@@ -36,6 +36,7 @@ struct location {
 	int64_t swept_s; /* every second up to this one is swept */
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
+	struct loc_aor *last_loaded; /* location_load only */
 	struct loc_binding *ring[LOC_RING];
 };
 
@@ -232,12 +233,10 @@ static void on_sweep(struct timer *timer, void *arg)
 	timer_start(loc->wheel, timer, LOC_SWEEP_MS, on_sweep, loc);
 }
 
-static struct loc_aor *aor_get(struct location *loc, struct view key)
+static struct loc_aor *aor_new(struct location *loc, struct view key)
 {
-	struct loc_aor *aor = location_find(loc, key);
+	struct loc_aor *aor;
 
-	if (aor)
-		return aor;
 	if (key.len > UINT16_MAX)
 		return NULL;
 	aor = calloc(1, sizeof(*aor) + key.len + 1);
@@ -249,6 +248,12 @@ static struct loc_aor *aor_get(struct location *loc, struct view key)
 	return aor;
 }
 
+static struct loc_aor *aor_get(struct location *loc, struct view key)
+{
+	struct loc_aor *aor = location_find(loc, key);
+	return aor ? aor : aor_new(loc, key);
+}
+
 static char *text_put(char *dst, struct view v)
 {
 	if (v.len)
@@ -257,18 +262,19 @@ static char *text_put(char *dst, struct view v)
 	return dst + v.len + 1;
 }
 
-int location_put(struct location *loc, struct view key, const struct loc_binding_spec *spec,
-		 int64_t now_s, struct loc_binding **out)
+/* loading: a row of the store, checked when it was written and unique by
+ * (aor, contact); rows come in AOR order, so a new AOR cannot exist yet. */
+static int put(struct location *loc, struct view key, const struct loc_binding_spec *spec,
+	       bool loading, struct loc_binding **out)
 {
 	struct sip_uri uri;
 	const char *reason;
 	struct loc_aor *aor;
-	(void)now_s;
 
 	if (spec->contact.len > UINT16_MAX || spec->call_id.len > UINT16_MAX ||
 	    spec->path.len > UINT16_MAX || spec->instance.len > UINT16_MAX)
 		return EINVAL;
-	if (sip_uri_decode(&uri, spec->contact, &reason) != 0)
+	if (!loading && sip_uri_decode(&uri, spec->contact, &reason) != 0)
 		return EINVAL;
 	size_t text = spec->contact.len + spec->call_id.len + spec->path.len + spec->instance.len + 4;
 	struct loc_binding *b = malloc(sizeof(*b) + text);
@@ -296,13 +302,22 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 	else
 		memcpy(b->ip, &spec->source.u.in.sin_addr, 4);
 
-	aor = aor_get(loc, key);
+	if (loading && loc->last_loaded && view_eq(view_make(loc->last_loaded->key,
+							     loc->last_loaded->key_len), key))
+		aor = loc->last_loaded;
+	else
+		aor = loading ? aor_new(loc, key) : aor_get(loc, key);
 	if (!aor) {
 		free(b);
 		return ENOMEM;
 	}
-	uri.raw = view_make(loc_contact(b), b->contact_len);
-	struct loc_binding *old = location_binding_find(aor, &uri);
+	if (loading)
+		loc->last_loaded = aor;
+	struct loc_binding *old = NULL;
+	if (!loading) {
+		uri.raw = view_make(loc_contact(b), b->contact_len);
+		old = location_binding_find(aor, &uri);
+	}
 	struct loc_binding **pp = &aor->head;
 	if (old) {
 		/* take its place in the list */
@@ -324,6 +339,13 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 	if (out)
 		*out = b;
 	return 0;
+}
+
+int location_put(struct location *loc, struct view key, const struct loc_binding_spec *spec,
+		 int64_t now_s, struct loc_binding **out)
+{
+	(void)now_s;
+	return put(loc, key, spec, false, out);
 }
 
 void location_source_text(enum tp_proto proto, const struct tp_addr *addr, char *out, size_t size)
@@ -423,7 +445,7 @@ static void load_one(const struct store_binding *sb, void *arg)
 			 sb->source);
 		return;
 	}
-	int rc = location_put(ctx->loc, view_from_cstr(sb->aor), &spec, ctx->now_s, NULL);
+	int rc = put(ctx->loc, view_from_cstr(sb->aor), &spec, true, NULL);
 	if (rc == ENOMEM)
 		ctx->err = rc;
 	else if (rc != 0)
@@ -439,7 +461,17 @@ int location_load(struct location *loc, int64_t now_s, size_t *count)
 
 	if (!loc->store)
 		return EINVAL;
+	/* a table of the right size at once, when nothing is in it yet */
+	size_t rows = store_binding_count(loc->store);
+	if (loc->bindings == 0 && rows > hmap_bucket_count(&loc->aors)) {
+		struct hmap sized;
+		if (hmap_init(&sized, rows) == 0) {
+			hmap_fini(&loc->aors);
+			loc->aors = sized;
+		}
+	}
 	rc = store_binding_each(loc->store, now_s, load_one, &ctx);
+	loc->last_loaded = NULL;
 	if (rc == 0)
 		rc = ctx.err;
 	if (count)

@@ -61,6 +61,9 @@ struct store_binding {
  * url ("sqlite:PATH"). On failure returns errno-style code and a one-line
  * reason in err. */
 int store_open(struct store **store, const char *url, char *err, size_t err_len);
+/* Another connection to the same database, for another thread's reads
+ * (not attached). 0 or an errno. */
+int store_open_again(struct store *store, struct store **out);
 /* Waits for pending writes; NULL-safe. */
 void store_close(struct store *store);
 
@@ -70,7 +73,9 @@ int store_user_del(struct store *store, const char *user, const char *domain);
 int store_user_get(struct store *store, const char *user, const char *domain,
 		   struct store_user *out);
 typedef void (store_user_h)(const struct store_user *user, void *arg);
-int store_user_each(struct store *store, store_user_h *cb, void *arg);
+int store_user_each(struct store *store, store_user_h *cb, void *arg); /* by domain, user */
+/* The same in storage order, without a sort (the server's start-up). */
+int store_user_each_unordered(struct store *store, store_user_h *cb, void *arg);
 size_t store_user_count(struct store *store);
 /* Replace-all import in one transaction: either every row or none. */
 int store_user_import(struct store *store, const struct store_user *users, size_t count);
@@ -103,6 +108,8 @@ int store_binding_del_aor(struct store *store, const char *aor, store_done_h *do
 /* Synchronous: start-up reload and the CLI. Bindings with expires_at <=
  * now_s are deleted instead of listed. */
 typedef void (store_binding_h)(const struct store_binding *binding, void *arg);
+/* Rows in the bindings table (expired ones included); 0 on error. */
+size_t store_binding_count(struct store *store);
 int store_binding_each(struct store *store, int64_t now_s, store_binding_h *cb, void *arg);
 
 #endif
