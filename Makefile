@@ -6,6 +6,7 @@
 #   make fuzz     build the libFuzzer harnesses with clang and run each one
 #                 for FUZZ_SECONDS (default 60)
 #   make bench    parser micro-benchmark
+#   make bench-compare   sipd beside Kamailio (bench/compare.sh; ARGS=--quick)
 #   make clean
 
 BUILD       := build
@@ -14,7 +15,7 @@ FUZZ_BUILD  := build-fuzz
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all run check fuzz bench clean deps
+.PHONY: all run check fuzz bench bench-compare clean deps
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -53,3 +54,6 @@ bench: all
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
+
+bench-compare:
+	bench/compare.sh $(ARGS)

@@ -6,6 +6,9 @@
 # build  compile sipd
 # check  build + run every test (make check)
 # fuzz   build the libFuzzer harnesses with clang (make fuzz)
+# bench  build + the comparison beside Kamailio (bench/compare.sh): SIPp,
+#        Kamailio with its SQLite modules, the sqlite3 shell. Installing the
+#        kamailio package starts no Kamailio the benchmark uses.
 #
 # apt-get update runs only when something is missing. Needs root or sudo
 # when it has to install.
@@ -14,6 +17,7 @@ set -eu
 pkgs_build="gcc make meson ninja-build pkg-config python3 libssl-dev libsqlite3-dev"
 pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester baresip-core"
 pkgs_fuzz="$pkgs_check clang libclang-rt-dev"
+pkgs_bench="$pkgs_build sip-tester kamailio kamailio-sqlite-modules sqlite3"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -22,7 +26,8 @@ for profile in "$@"; do
 	build) want="$want $pkgs_build" ;;
 	check) want="$want $pkgs_check" ;;
 	fuzz) want="$want $pkgs_fuzz" ;;
-	*) echo "deps.sh: unknown profile '$profile' (build, check or fuzz)" >&2; exit 2 ;;
+	bench) want="$want $pkgs_bench" ;;
+	*) echo "deps.sh: unknown profile '$profile' (build, check, fuzz or bench)" >&2; exit 2 ;;
 	esac
 done
 
