@@ -12,9 +12,14 @@
  * (else AUTH_STALE); nc higher than any accepted before for this nonce.
  *
  * Deliberate choices:
- * - The digest-uri is hashed as the client sent it and is not required to
- *   equal the Request-URI: SIPp (and some phones) put the registrar's
- *   address there, and the response still binds it.
+ * - The digest-uri (RFC 7616 §3.4.6: it must designate the resource of
+ *   the request, else 400) is accepted when it is the Request-URI byte for
+ *   byte, or has the Request-URI's user and host (parameters and port may
+ *   differ: phones write them differently), or names this server with no
+ *   user: the realm (sip:example.com: SIPp 3.6 puts "sip:" + its -auth_uri
+ *   there for every method) or its own address (sip:192.0.2.1:5060, SIPp's
+ *   default). Anything else is a 400: credentials computed for another
+ *   resource are not replayed here. It is hashed as sent.
  * - opaque is sent but not checked: it carries no security.
  * - Quoted values are used as received, backslash escapes included (the
  *   parser keeps them); users and realms with '"' or '\' do not work.
@@ -237,6 +242,28 @@ static const char *nc_accept(struct auth *auth, struct view nonce, uint64_t issu
 	return NULL;
 }
 
+/* The digest-uri designates the request's resource (see the file comment). */
+static bool uri_designates(const struct auth *auth, struct view digest_uri,
+			   const struct sip_msg *req, struct view realm)
+{
+	struct sip_uri u;
+	const char *reason;
+
+	if (view_eq(digest_uri, req->ruri_raw))
+		return true;
+	if (sip_uri_decode(&u, digest_uri, &reason) != 0 ||
+	    (u.scheme != SIP_URI_SIP && u.scheme != SIP_URI_SIPS))
+		return false;
+	bool no_user = view_is_null(u.user) || u.user.len == 0;
+	if (no_user && (view_eq_nocase(u.host, realm) ||
+			(auth->cfg.self_uri && auth->cfg.self_uri(&u, auth->cfg.self_arg))))
+		return true;
+	bool req_no_user = view_is_null(req->ruri.user) || req->ruri.user.len == 0;
+	if (no_user != req_no_user || (!no_user && !view_eq(u.user, req->ruri.user)))
+		return false;
+	return view_eq_nocase(u.host, req->ruri.host);
+}
+
 static bool offered(const struct auth *auth, enum digest_alg alg)
 {
 	for (unsigned i = 0; i < auth->cfg.algorithm_count; i++)
@@ -287,6 +314,10 @@ void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, str
 	if (!present(cred->username) || !present(cred->nonce) || !present(cred->uri) ||
 	    !present(cred->response)) {
 		set_result(out, AUTH_BAD_REQUEST, bad_header);
+		return;
+	}
+	if (!uri_designates(auth, cred->uri, req, realm)) {
+		set_result(out, AUTH_BAD_REQUEST, "Digest uri does not match the Request-URI");
 		return;
 	}
 	enum digest_alg alg;

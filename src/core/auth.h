@@ -32,6 +32,11 @@ struct auth_config {
 	 * credentials in any other are refused. Count 0 = SHA-256, MD5. */
 	enum digest_alg algorithms[DIGEST_ALG_COUNT];
 	unsigned algorithm_count;
+	/* Whether a URI without a user names this server (its own address
+	 * and port, or a served domain): such a digest-uri designates the
+	 * request too. NULL: only the realm does. */
+	bool (*self_uri)(const struct sip_uri *uri, void *arg);
+	void *self_arg;
 };
 
 /* The HA1 of user@realm for alg: 0, or ENOENT when there is no such user. */

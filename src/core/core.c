@@ -54,6 +54,11 @@ int64_t core_now_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
+static bool self_uri(const struct sip_uri *uri, void *arg)
+{
+	return core_uri_is_self(arg, uri);
+}
+
 static int ha1_lookup(struct view user, struct view realm, enum digest_alg alg,
 		      char ha1[DIGEST_HEX_MAX], void *arg)
 {
@@ -171,7 +176,9 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	timer_init(&core->users_timer);
 	struct auth_config acfg = { .nonce_lifetime_s = core->cfg.nonce_lifetime_s,
 				    .allow_no_qop = core->cfg.allow_no_qop,
-				    .algorithm_count = core->cfg.algorithm_count };
+				    .algorithm_count = core->cfg.algorithm_count,
+				    .self_uri = self_uri,
+				    .self_arg = core };
 	memcpy(acfg.algorithms, core->cfg.algorithms, sizeof(acfg.algorithms));
 	rc = random_bytes(&core->tag_key, sizeof(core->tag_key));
 	if (rc == 0)

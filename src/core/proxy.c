@@ -153,20 +153,33 @@ static const char *proto_upper(enum tp_proto p)
 	return tp_proto_name(p);
 }
 
-/* The loop hash of a request as received (§16.6 step 8). */
+/* The loop hash of a request as received (§16.6 step 8): SipHash over the
+ * fields, each followed by a separator byte, in a stack buffer. */
 static void loop_hash(const struct core *core, const struct sip_msg *m, char out[PROXY_LOOP_HEX + 1])
 {
-	struct buf b;
-	uint64_t h = 0;
+	static const char digits[] = "0123456789abcdef";
+	struct view parts[] = { m->ruri_raw, m->from.tag, m->to.tag, m->call_id };
+	char text[2048];
+	size_t len = 0;
+	uint64_t h;
 
-	buf_init(&b);
-	if (buf_printf(&b, "%.*s|%.*s|%.*s|%.*s|%u", (int)m->ruri_raw.len, m->ruri_raw.p,
-		       (int)m->from.tag.len, m->from.tag.p ? m->from.tag.p : "", (int)m->to.tag.len,
-		       m->to.tag.p ? m->to.tag.p : "", (int)m->call_id.len, m->call_id.p,
-		       m->cseq.number) == 0)
-		h = siphash24(&core->tag_key, b.data, b.len);
-	buf_fini(&b);
-	snprintf(out, PROXY_LOOP_HEX + 1, "%016llx", (unsigned long long)h);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = parts[i].p ? parts[i].len : 0;
+		if (n > sizeof(text) - len - 16)
+			n = sizeof(text) - len - 16; /* a very long field: its start */
+		if (n)
+			memcpy(text + len, parts[i].p, n);
+		len += n;
+		text[len++] = '|';
+	}
+	memcpy(text + len, &m->cseq.number, sizeof(m->cseq.number));
+	len += sizeof(m->cseq.number);
+	h = siphash24(&core->tag_key, text, len);
+	for (int i = PROXY_LOOP_HEX - 1; i >= 0; i--) {
+		out[i] = digits[h & 15];
+		h >>= 4;
+	}
+	out[PROXY_LOOP_HEX] = '\0';
 }
 
 /* A Via that sipd wrote: its sent-by is an own address and port. */

@@ -60,6 +60,7 @@ static void challenge_nonce(struct auth *a, uint64_t now, char nonce[DIGEST_NONC
 
 struct creds {
 	const char *user, *realm, *password, *alg, *nonce, *nc, *qop;
+	const char *uri; /* digest-uri; NULL: the Request-URI, sip:REALM */
 };
 
 /* A REGISTER carrying the credentials; text lives in b. */
@@ -75,7 +76,7 @@ static void build(struct buf *b, const struct creds *c, struct sip_msg *m)
 		   ha1);
 	struct digest_input in = {
 		.alg = alg, .ha1 = view_from_cstr(ha1), .method = VIEW_LIT("REGISTER"),
-		.uri = VIEW_LIT("sip:" REALM), .nonce = view_from_cstr(c->nonce),
+		.uri = view_from_cstr(c->uri ? c->uri : "sip:" REALM), .nonce = view_from_cstr(c->nonce),
 		.nc = view_from_cstr(c->qop ? c->nc : ""),
 		.cnonce = c->qop ? VIEW_LIT("cn1") : VIEW_LIT(""),
 		.qop = view_from_cstr(c->qop ? c->qop : ""),
@@ -88,9 +89,10 @@ static void build(struct buf *b, const struct creds *c, struct sip_msg *m)
 				    "From: <sip:%s@" REALM ">;tag=1\r\nTo: <sip:%s@" REALM ">\r\n"
 				    "Call-ID: auth-1\r\nCSeq: 1 REGISTER\r\n"
 				    "Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
-				    "uri=\"sip:" REALM "\", response=\"%s\", algorithm=%s%s%s%s%s\r\n"
+				    "uri=\"%s\", response=\"%s\", algorithm=%s%s%s%s%s\r\n"
 				    "Content-Length: 0\r\n\r\n",
-				    c->user, c->user, c->user, c->realm, c->nonce, resp, c->alg,
+				    c->user, c->user, c->user, c->realm, c->nonce,
+				    c->uri ? c->uri : "sip:" REALM, resp, c->alg,
 				    c->qop ? ", qop=" : "", c->qop ? c->qop : "",
 				    c->qop ? ", cnonce=\"cn1\", nc=" : "", c->qop ? c->nc : ""),
 			 0);
@@ -135,7 +137,7 @@ static void test_table(void **state)
 		/* a fresh nc each time, so replay protection stays out of the way */
 		snprintf(nc, sizeof(nc), "%08zx", i + 1);
 		struct creds c = { rows[i].user, rows[i].realm, rows[i].password, rows[i].alg, nonce,
-				   nc, "auth" };
+				   nc, "auth", NULL };
 		enum auth_verdict v = check(a, &c, T0 + 1, &r);
 		if (v != rows[i].verdict)
 			fail_msg("row %zu: verdict %d (%s), expected %d", i, v, r.why ? r.why : "",
@@ -154,7 +156,7 @@ static void test_rspauth(void **state)
 	(void)state;
 
 	challenge_nonce(a, T0, nonce);
-	struct creds c = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth" };
+	struct creds c = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth", NULL };
 	assert_int_equal(check(a, &c, T0, &r), AUTH_OK);
 	digest_ha1(DIGEST_MD5, VIEW_LIT("alice"), VIEW_LIT(REALM), VIEW_LIT("secret"), ha1);
 	struct digest_input in = { .alg = DIGEST_MD5, .ha1 = view_from_cstr(ha1),
@@ -177,7 +179,7 @@ static void test_replay_and_stale(void **state)
 	(void)state;
 
 	challenge_nonce(a, T0, nonce);
-	struct creds c = { "alice", REALM, "secret", "MD5", nonce, "00000002", "auth" };
+	struct creds c = { "alice", REALM, "secret", "MD5", nonce, "00000002", "auth", NULL };
 	assert_int_equal(check(a, &c, T0, &r), AUTH_OK);
 	assert_int_equal(check(a, &c, T0, &r), AUTH_CHALLENGE); /* same nc again */
 	assert_string_equal(r.why, "nonce-count replayed");
@@ -208,7 +210,7 @@ static void test_no_qop(void **state)
 	for (int allow = 0; allow <= 1; allow++) {
 		struct auth *a = new_auth(allow != 0);
 		challenge_nonce(a, T0, nonce);
-		struct creds c = { "alice", REALM, "secret", "MD5", nonce, NULL, NULL };
+		struct creds c = { "alice", REALM, "secret", "MD5", nonce, NULL, NULL, NULL };
 		assert_int_equal(check(a, &c, T0, &r), allow ? AUTH_OK : AUTH_CHALLENGE);
 		auth_free(a);
 	}
@@ -294,8 +296,8 @@ static void test_algorithms(void **state)
 	assert_null(strstr(strstr(b.data, "\r\n") + 2, "WWW-Authenticate")); /* one line */
 	buf_fini(&b);
 	challenge_nonce(a, T0, nonce);
-	struct creds md5 = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth" };
-	struct creds sha = { "alice", REALM, "secret", "SHA-256", nonce, "00000002", "auth" };
+	struct creds md5 = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth", NULL };
+	struct creds sha = { "alice", REALM, "secret", "SHA-256", nonce, "00000002", "auth", NULL };
 	assert_int_equal(check(a, &md5, T0 + 1, &r), AUTH_OK);
 	assert_int_equal(check(a, &sha, T0 + 1, &r), AUTH_CHALLENGE);
 	assert_string_equal(r.why, "unsupported algorithm");
@@ -315,8 +317,60 @@ static void test_algorithms(void **state)
 	assert_true(first < second);
 	buf_fini(&b);
 	challenge_nonce(a, T0, nonce);
-	struct creds s512 = { "alice", REALM, "secret", "SHA-512-256", nonce, "00000001", "auth" };
+	struct creds s512 = { "alice", REALM, "secret", "SHA-512-256", nonce, "00000001", "auth", NULL };
 	assert_int_equal(check(a, &s512, T0 + 1, &r), AUTH_OK);
+	auth_free(a);
+}
+
+static bool is_self(const struct sip_uri *uri, void *arg)
+{
+	(void)arg;
+	return view_eq_lit(uri->host, "192.0.2.10");
+}
+
+/* The digest-uri must designate the request's resource (RFC 7616 §3.4.6). */
+static void test_digest_uri(void **state)
+{
+	static const struct {
+		const char *uri;
+		enum auth_verdict verdict;
+	} rows[] = {
+		{ "sip:" REALM, AUTH_OK },
+		{ "sip:EXAMPLE.com", AUTH_OK },               /* the realm, any case */
+		{ "sip:" REALM ";transport=tcp", AUTH_OK },   /* parameters may differ */
+		{ "sip:" REALM ":5060", AUTH_OK },
+		{ "sip:alice@" REALM, AUTH_BAD_REQUEST },     /* a user the R-URI lacks */
+		{ "sip:other.org", AUTH_BAD_REQUEST },
+		{ "tel:+15551234", AUTH_BAD_REQUEST },
+		{ "not a uri", AUTH_BAD_REQUEST },
+		{ "sip:192.0.2.10:5060", AUTH_BAD_REQUEST }, /* an address: not without self_uri */
+	};
+	struct auth *a = new_auth(false);
+	struct auth_result r;
+	char nonce[DIGEST_NONCE_MAX], nc[9];
+	(void)state;
+
+	challenge_nonce(a, T0, nonce);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(nc, sizeof(nc), "%08zx", i + 1);
+		struct creds c = { "alice", REALM, "secret", "MD5", nonce, nc, "auth", rows[i].uri };
+		enum auth_verdict v = check(a, &c, T0 + 1, &r);
+		if (v != rows[i].verdict)
+			fail_msg("uri %s: verdict %d (%s), expected %d", rows[i].uri, v,
+				 r.why ? r.why : "", rows[i].verdict);
+	}
+	auth_free(a);
+
+	/* the server's own address, told by self_uri */
+	struct auth_config cfg = { .nonce_lifetime_s = 300, .self_uri = is_self };
+	assert_int_equal(auth_alloc(&a, &cfg, lookup, NULL), 0);
+	challenge_nonce(a, T0, nonce);
+	struct creds own = { "alice", REALM, "secret", "MD5", nonce, "00000001", "auth",
+			     "sip:192.0.2.10:5060" };
+	assert_int_equal(check(a, &own, T0 + 1, &r), AUTH_OK);
+	struct creds other = { "alice", REALM, "secret", "MD5", nonce, "00000002", "auth",
+			       "sip:192.0.2.11:5060" };
+	assert_int_equal(check(a, &other, T0 + 1, &r), AUTH_BAD_REQUEST);
 	auth_free(a);
 }
 
@@ -330,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_no_credentials_and_bad),
 		cmocka_unit_test(test_challenge_format),
 		cmocka_unit_test(test_algorithms),
+		cmocka_unit_test(test_digest_uri),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
