@@ -104,7 +104,8 @@ struct proxy_ctx {
 	unsigned remove_routes; /* Route values of ours to drop */
 	bool strict_route;      /* the Request-URI is the last Route */
 	char loop_hash[PROXY_LOOP_HEX + 1];
-	struct branch br[PROXY_MAX_BRANCHES];
+	struct branch *br;      /* cap of them, allocated with the context */
+	unsigned cap;
 	unsigned count;
 	unsigned running;       /* branches sent and not done */
 	/* the best final response so far */
@@ -113,10 +114,17 @@ struct proxy_ctx {
 	struct buf challenges;  /* WWW-/Proxy-Authenticate lines of every 401/407 */
 };
 
+#define PROXY_SIDE_CACHE 8 /* "IP:PORT" texts of sipd's sides, remembered */
+
 struct proxy {
 	struct core *core;
 	struct hmap by_st;
 	uint64_t branch_counter;
+	struct {
+		struct tp_addr addr;
+		char text[PROXY_HOSTPORT_MAX];
+	} side[PROXY_SIDE_CACHE];
+	unsigned side_count, side_next;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -654,12 +662,27 @@ static void on_branch_response(struct txn *ct, struct tp_packet *resp, int error
 static int local_side(struct core *core, enum tp_proto proto, const struct tp_addr *peer,
 		      char *out, size_t size, struct tp_listener **listener)
 {
+	struct proxy *p = core->proxy;
 	struct tp_addr local;
 	int rc = tp_local_for(core->tp, proto, peer, listener, &local);
 
-	if (rc == 0)
-		hostport_text(&local, out, size);
-	return rc;
+	if (rc != 0)
+		return rc;
+	for (unsigned i = 0; i < p->side_count; i++) {
+		if (tp_addr_equal(&p->side[i].addr, &local)) {
+			size_t n = strlen(p->side[i].text);
+			if (n >= size)
+				return EMSGSIZE;
+			memcpy(out, p->side[i].text, n + 1);
+			return 0;
+		}
+	}
+	hostport_text(&local, out, size);
+	unsigned slot = p->side_count < PROXY_SIDE_CACHE ? p->side_count++
+						       : p->side_next++ % PROXY_SIDE_CACHE;
+	p->side[slot].addr = local;
+	snprintf(p->side[slot].text, sizeof(p->side[slot].text), "%s", out);
+	return 0;
 }
 
 static int rr_value(enum tp_proto proto, const char *hostport, char *out, size_t size)
@@ -778,7 +801,7 @@ static void start_next_group(struct proxy_ctx *ctx)
 
 static struct branch *branch_add(struct proxy_ctx *ctx)
 {
-	if (ctx->count == PROXY_MAX_BRANCHES)
+	if (ctx->count == ctx->cap)
 		return NULL;
 	struct branch *b = &ctx->br[ctx->count++];
 	memset(b, 0, sizeof(*b));
@@ -900,11 +923,20 @@ void proxy_free(struct proxy *p)
 	free(p);
 }
 
-static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_packet *pkt)
+/* A context with room for targets branches (they never move: their
+ * addresses are the arguments of timers and client transactions). */
+static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_packet *pkt,
+				 unsigned targets)
 {
-	struct proxy_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (targets == 0)
+		targets = 1;
+	if (targets > PROXY_MAX_BRANCHES)
+		targets = PROXY_MAX_BRANCHES;
+	struct proxy_ctx *ctx = calloc(1, sizeof(*ctx) + targets * sizeof(struct branch));
 	if (!ctx)
 		return NULL;
+	ctx->br = (struct branch *)(void *)(ctx + 1);
+	ctx->cap = targets;
 	ctx->proxy = p;
 	ctx->core = p->core;
 	ctx->st = obj_ref(st);
@@ -1035,7 +1067,7 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 	/* 4: targets */
 	struct proxy_ctx *ctx;
 	if (have_route) {
-		ctx = ctx_new(p, st, pkt);
+		ctx = ctx_new(p, st, pkt, 1);
 		if (!ctx)
 			goto oom;
 		struct branch *b = branch_add(ctx);
@@ -1072,7 +1104,7 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			redirect(core, st, aor);
 			return;
 		}
-		ctx = ctx_new(p, st, pkt);
+		ctx = ctx_new(p, st, pkt, aor->count);
 		if (!ctx || targets_from_location(ctx, aor) != 0)
 			goto oom_ctx;
 	} else if (target_uri->scheme == SIP_URI_SIP || target_uri->scheme == SIP_URI_SIPS) {
@@ -1082,7 +1114,7 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			reply(core, st, 501, "Other Domains Are Not Reachable Yet (No DNS Routing)");
 			return;
 		}
-		ctx = ctx_new(p, st, pkt);
+		ctx = ctx_new(p, st, pkt, 1);
 		if (!ctx)
 			goto oom;
 		struct branch *b = branch_add(ctx);
