@@ -17,6 +17,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #define OBJ_MAGIC 0x6f626a21u /* "obj!", catches foreign pointers */
@@ -42,19 +43,29 @@ static struct obj_header *header_of(const void *obj)
 	return (struct obj_header *)p;
 }
 
-void *obj_alloc(size_t size, obj_destroy_h *destroy)
+static void *obj_new(size_t size, obj_destroy_h *destroy, bool zero)
 {
 	struct obj_header *hdr;
 
 	if (size > SIZE_MAX - sizeof(*hdr))
 		return NULL;
-	hdr = calloc(1, sizeof(*hdr) + size);
+	hdr = zero ? calloc(1, sizeof(*hdr) + size) : malloc(sizeof(*hdr) + size);
 	if (!hdr)
 		return NULL;
 	atomic_init(&hdr->u.h.refs, 1);
 	hdr->u.h.magic = OBJ_MAGIC;
 	hdr->u.h.destroy = destroy;
 	return hdr + 1;
+}
+
+void *obj_alloc(size_t size, obj_destroy_h *destroy)
+{
+	return obj_new(size, destroy, true);
+}
+
+void *obj_alloc_uninit(size_t size, obj_destroy_h *destroy)
+{
+	return obj_new(size, destroy, false);
 }
 
 void *obj_ref(void *obj)

@@ -27,6 +27,9 @@ typedef void (obj_destroy_h)(void *obj);
 
 /* Zeroed, refcount 1; NULL when out of memory. destroy may be NULL. */
 void *obj_alloc(size_t size, obj_destroy_h *destroy);
+/* The same without clearing the memory: the caller sets every field it
+ * reads (a received packet: kilobytes per message). */
+void *obj_alloc_uninit(size_t size, obj_destroy_h *destroy);
 /* Takes a reference; returns obj. NULL-safe. */
 void *obj_ref(void *obj);
 /* Drops a reference; destroys and frees at zero. Returns NULL. NULL-safe. */

@@ -29,9 +29,18 @@ struct tp_packet *tp_packet_alloc(const char *data, size_t len)
 	size_t cap = sip_msg_line_bound(data, len);
 	size_t align = _Alignof(struct sip_hdr);
 	size_t store_off = (offsetof(struct tp_packet, data) + len + align - 1) / align * align;
-	struct tp_packet *pkt = obj_alloc(store_off + cap * sizeof(struct sip_hdr), packet_destroy);
+	struct tp_packet *pkt = obj_alloc_uninit(store_off + cap * sizeof(struct sip_hdr),
+						 packet_destroy);
 	if (!pkt)
 		return NULL;
+	/* not cleared (kilobytes per message): every field is set here, by
+	 * the receiver (proto, src, listener, conn) or by the decoder, which
+	 * sets what it reads before reading it */
+	pkt->proto = TP_UDP;
+	memset(&pkt->src, 0, sizeof(pkt->src));
+	pkt->listener = NULL;
+	pkt->conn = NULL;
+	pkt->received_ms = 0;
 	memcpy(pkt->data, data, len);
 	pkt->len = len;
 	pkt->hdr_store = (struct sip_hdr *)(void *)((char *)pkt + store_off);
