@@ -144,4 +144,4 @@ def markdown(res):
             out.append(f"- {where}: {p['what']}")
         out.append(f"\nEvidence (SIPp error logs, server stderr) in the JSON file and in "
                    f"{res.get('workdir', 'the work directory')}.\n")
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
