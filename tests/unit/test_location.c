@@ -20,35 +20,10 @@
 #include "core/location.h"
 #include "core/users.h"
 #include "store/store.h"
+#include "tmpdb.h"
 
 #define NOW 2000000000 /* s */
 
-static char db_path[64], db_url[80];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(db_path, sizeof(db_path), "/tmp/sipd-test-loc-XXXXXX");
-	int fd = mkstemp(db_path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	unlink(db_path);
-	snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char p[96];
-	(void)state;
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
-	return 0;
-}
 
 static struct loc_binding_spec spec(const char *contact, int64_t expires_at, uint32_t cseq)
 {
@@ -294,8 +269,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_replace_remove),
 		cmocka_unit_test(test_expiry),
-		cmocka_unit_test_setup_teardown(test_store_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_round_trip, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_users, db_setup, db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,34 +17,8 @@
 
 #include "base/loop.h"
 #include "store/store.h"
+#include "tmpdb.h"
 
-static char db_path[64];
-static char db_url[80];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(db_path, sizeof(db_path), "/tmp/sipd-test-store-XXXXXX");
-	int fd = mkstemp(db_path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	unlink(db_path);
-	snprintf(db_url, sizeof(db_url), "sqlite:%s", db_path);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char p[96];
-	(void)state;
-	unlink(db_path);
-	snprintf(p, sizeof(p), "%s-wal", db_path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db_path);
-	unlink(p);
-	return 0;
-}
 
 static struct store *open_db(void)
 {
@@ -242,12 +216,12 @@ static void test_bindings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_url, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_rev, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_url, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_users, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_import, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_data_version, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_users_rev, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_bindings, db_setup, db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
