@@ -190,6 +190,21 @@ class Db:
         return Sipd(binary, listen=listen, settings=settings, args=args, db=self.url)
 
 
+def shared_env_runner(env):
+    """on_env(fn, *args) -> a test body over env's shared sipd: sipd is
+    restarted first when an earlier test left it dead, and pinged after the
+    test (so a test that crashes sipd fails)."""
+    def on_env(fn, *args):
+        def run():
+            if not env.sipd.alive():
+                env.sipd.stop()
+                env.start()
+            fn(env, *args)
+            env.sipd.ping("udp")
+        return run
+    return on_env
+
+
 # ---------------------------------------------------------------------------
 # bindings in a 200
 

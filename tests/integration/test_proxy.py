@@ -59,7 +59,7 @@ from sipd_harness import (BackgroundTool, Tap, binary_from_argv, expect,  # noqa
                           expect_response, hostport, kernel_port, need_tool, new_tag,
                           parse_message, parse_sipp_trace, parse_via, poll, run_tool)
 from sip_auth import (DOMAIN, SDP, Caller, Callee, Db, EventLog, Plan, Ua, bindings,  # noqa: E402
-                      challenges, contact_uri, parse_challenge)
+                      challenges, contact_uri, parse_challenge, shared_env_runner)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios")
@@ -1031,14 +1031,7 @@ def main():
             env.remove()
             return tap.finish()
 
-        def on_env(fn, *args):
-            def run():
-                if not env.sipd.alive():
-                    env.sipd.stop()
-                    env.start()
-                fn(env, *args)
-                env.sipd.ping("udp")
-            return run
+        on_env = shared_env_runner(env)
 
         tests = []
         for proto in ("udp", "tcp"):

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipd_harness import (Skip, Tap, binary_from_argv, expect, expect_response,  # noqa: E402
                           hostport, new_branch, new_tag, poll)
 from sip_auth import (DOMAIN, Db, Ua, authorization, bindings, challenges, cli, find_binding,  # noqa: E402
-                      parse_challenge, parse_params, pick)
+                      parse_challenge, parse_params, pick, shared_env_runner)
 
 ALL_LISTENERS = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0", "udp:[::1]:0", "tcp:[::1]:0")
 MAX_EXPIRES = 3600
@@ -672,14 +672,7 @@ def main():
             env.remove()
             return tap.finish()
 
-        def on_env(fn, *args):
-            def run():
-                if not env.sipd.alive():
-                    env.sipd.stop()
-                    env.start()
-                fn(env, *args)
-                env.sipd.ping("udp")
-            return run
+        on_env = shared_env_runner(env)
 
         tests = []
         for proto in ("udp", "tcp"):
