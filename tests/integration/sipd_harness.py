@@ -785,6 +785,28 @@ class Skip(Exception):
     pass
 
 
+def expect_sipp_success(cmd, work, calls, timeout):
+    """Run SIPp (cmd, with -trace_err and -trace_stat) in directory work;
+    fail unless it exits 0 with `calls` successful calls and no failed
+    one, quoting its error logs. Returns its output."""
+    status, out = run_tool(cmd, cwd=work, timeout=timeout)
+    logs = ""
+    for name in sorted(os.listdir(work)):
+        if name.endswith("_errors.log"):
+            with open(os.path.join(work, name), errors="replace") as f:
+                logs += f.read()[-3000:]
+    failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", out)
+    ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", out)
+    expect(status == 0, "sipp exited %d (0 = every call succeeded)\n%s\n%s"
+           % (status, out[-3000:], logs))
+    if failed:
+        expect(int(failed.group(1)) == 0, "failed calls: %s" % failed.group(1), out[-3000:])
+    if ok:
+        expect(int(ok.group(1)) == calls, "successful calls: %s of %d" % (ok.group(1), calls),
+               out[-3000:])
+    return out
+
+
 def run_tool(cmd, cwd=None, timeout=40):
     """Run a client tool (sipsak, sipp, ...) to completion within timeout
     seconds: (exit status, its output). A hung tool fails the test."""

@@ -33,7 +33,8 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipd_harness import Skip, Tap, binary_from_argv, expect, need_tool, run_tool  # noqa: E402
+from sipd_harness import (Skip, Tap, binary_from_argv, expect, expect_sipp_success,  # noqa: E402
+                          need_tool, run_tool)
 from sip_auth import DOMAIN, Db, Ua, bindings  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,21 +117,7 @@ def sipp_register_1000(env, transport):
                "-t", transport, "-i", "127.0.0.1", "-p", str(kernel_port(proto)), "-nostdin",
                "-timeout", "90s", "-timeout_error", "-trace_err", "-trace_stat",
                "%s:%d" % (host, port)]
-        status, out = run(cmd, cwd=work)
-        logs = ""
-        for name in sorted(os.listdir(work)):
-            if name.endswith("_errors.log"):
-                with open(os.path.join(work, name), errors="replace") as f:
-                    logs += f.read()[-3000:]
-        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        expect(status == 0, "sipp exited %d (0 = every call succeeded)\n%s\n%s"
-               % (status, out[-3000:], logs))
-        if failed:
-            expect(int(failed.group(1)) == 0, "failed calls: %s" % failed.group(1), out[-3000:])
-        if ok:
-            expect(int(ok.group(1)) == total, "successful calls: %s of %d" % (ok.group(1), total),
-                   out[-3000:])
+        expect_sipp_success(cmd, work, total, CLIENT_TIMEOUT)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     listed = env.db.reg_list(env.binary)

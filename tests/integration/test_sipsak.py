@@ -19,7 +19,8 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipd_harness import Sipd, SipdError, Skip, Tap, binary_from_argv, expect, uri_for, need_tool, run_tool  # noqa: E402
+from sipd_harness import (Sipd, SipdError, Skip, Tap, binary_from_argv, expect,  # noqa: E402
+                          expect_sipp_success, need_tool, run_tool, uri_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_TIMEOUT = 40  # s: a hung client fails its test, it does not hang the suite
@@ -76,20 +77,7 @@ def sipp(s, transport):
                "-t", transport, "-i", "127.0.0.1", "-p", str(kernel_port(proto)), "-nostdin",
                "-timeout", "30s", "-timeout_error",
                "-trace_err", "-trace_stat", "%s:%d" % (host, port)]
-        status, out = run(cmd, cwd=work)
-        logs = ""
-        for name in sorted(os.listdir(work)):
-            if name.endswith("_errors.log"):
-                with open(os.path.join(work, name), errors="replace") as f:
-                    logs += f.read()[-3000:]
-        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        expect(status == 0, "sipp exited %d (0 = every call succeeded)\n%s\n%s"
-               % (status, out[-3000:], logs))
-        if failed:
-            expect(int(failed.group(1)) == 0, "failed calls: %s" % failed.group(1), out[-3000:])
-        if ok:
-            expect(int(ok.group(1)) == 50, "successful calls: %s of 50" % ok.group(1), out[-3000:])
+        expect_sipp_success(cmd, work, 50, CLIENT_TIMEOUT)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
