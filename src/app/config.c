@@ -98,7 +98,8 @@ static const struct key_def keys[] = {
 	  KEY_HTTP, 0, 0, 0 },
 	{ { "server", "log_level", "LEVEL", "info", "error, warn, info or debug.", false },
 	  KEY_LOG_LEVEL, 0, 0, 0 },
-	{ { "server", "workers", "N", "1", "Event-loop threads.", false },
+	{ { "server", "workers", "N", "1",
+	    "Event-loop threads (this version runs one and warns when more are asked).", false },
 	  KEY_COUNT, FIELD(workers), 1, 64 },
 	{ { "timers", "t1", "DURATION", "500ms",
 	    "RFC 3261 T1, the round-trip time estimate: UDP retransmissions start at t1 and a "

@@ -287,6 +287,9 @@ int server_run(const struct config *cfg)
 			ccfg.algorithm_count++;
 		a += len + (a[len] == ',');
 	}
+	if (cfg->workers > 1)
+		log_warn("server.workers = %u: this version runs one event loop; the setting is "
+			 "kept for the multi-loop server to come", cfg->workers);
 	config_default_domain(cfg, s.domain, sizeof(s.domain));
 	ccfg.domains[0] = s.domain;
 	ccfg.domain_count = 1;
