@@ -158,9 +158,10 @@ typedef void (txn_client_h)(struct txn *ct, struct tp_packet *response, int erro
  * into the transaction (left empty whatever the result). dest is copied;
  * a connection in it gets a reference for the transaction's lifetime.
  * out, when not NULL, receives a reference for the caller (release with
- * obj_unref). Returns 0; EINVAL when the bytes do not decode as a request,
- * the method is ACK (never a transaction), or the branch lacks the magic
- * cookie; EEXIST when a client transaction with this branch and method is
+ * obj_unref). Returns 0; EINVAL when the bytes are not a request line
+ * followed by a top Via on one line (they are not decoded in full: the TU
+ * built them), the method is ACK (never a transaction), or the branch lacks
+ * the magic cookie; EEXIST when a client transaction with this branch and method is
  * live; ENOMEM; or the errno of the first send (the transaction is then
  * gone and the callback is never called).
  */

@@ -284,13 +284,58 @@ static void client_start_timers(struct txn *ct)
 		    on_timer_timeout, ct); /* B or F */
 }
 
+/*
+ * What a client transaction keys on: the method of the request line and the
+ * branch of the top Via, read without decoding the whole request (the TU
+ * built it a moment ago; a full decode cost as much as the rest of the
+ * start). The top Via must sit on one line, as the TU writes it. EINVAL when
+ * the bytes do not look like that.
+ */
+static int request_key(const char *p, size_t len, struct view *method, struct view *branch)
+{
+	const char *end = p + len, *sp = memchr(p, ' ', len), *line;
+
+	if (!sp || sp == p || (len >= 4 && memcmp(p, "SIP/", 4) == 0))
+		return EINVAL;
+	*method = view_make(p, (size_t)(sp - p));
+	line = memchr(p, '\n', len);
+	if (!line)
+		return EINVAL;
+	for (line++; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		size_t n = eol ? (size_t)(eol - line) : (size_t)(end - line);
+		struct view whole = view_trim(view_make(line, n));
+		if (whole.len == 0)
+			break; /* the end of the headers */
+		const char *colon = memchr(line, ':', n);
+		if (colon) {
+			struct view name = view_trim(view_make(line, (size_t)(colon - line)));
+			if (view_eq_lit_nocase(name, "Via") || view_eq_lit_nocase(name, "v")) {
+				struct view value = view_make(colon + 1, (size_t)(line + n - colon - 1));
+				const char *comma = memchr(value.p, ',', value.len);
+				struct sip_via via;
+				const char *reason;
+				if (comma)
+					value.len = (size_t)(comma - value.p);
+				if (sip_via_decode(&via, view_trim(value), &reason) != 0)
+					return EINVAL;
+				*branch = via.branch;
+				return 0;
+			}
+		}
+		if (!eol)
+			break;
+		line = eol + 1;
+	}
+	return EINVAL;
+}
+
 int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct buf *request,
 		     txn_client_h *cb, void *arg, struct txn **out)
 {
-	struct sip_msg m;
-	struct sip_error err;
+	struct view method, branch = VIEW_NULL;
+	enum sip_method method_id;
 	struct txn *ct;
-	size_t used;
 	bool invite;
 	int rc;
 
@@ -300,17 +345,17 @@ int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct
 		buf_fini(request);
 		return EINVAL;
 	}
-	rc = sip_msg_decode(&m, request->data, request->len, SIP_FRAMING_DGRAM, &used, &err);
-	if (rc != 0 || !m.is_request || m.method_id == SIP_METHOD_ACK ||
-	    !txn_branch_has_cookie(m.via.branch)) {
+	rc = request_key(request->data, request->len, &method, &branch);
+	method_id = rc == 0 ? sip_method_from_view(method) : SIP_METHOD_UNKNOWN;
+	if (rc != 0 || method_id == SIP_METHOD_ACK || !txn_branch_has_cookie(branch)) {
 		rc = EINVAL;
 		goto out;
 	}
-	if (client_find(layer, m.via.branch, m.method)) {
+	if (client_find(layer, branch, method)) {
 		rc = EEXIST;
 		goto out;
 	}
-	invite = m.method_id == SIP_METHOD_INVITE;
+	invite = method_id == SIP_METHOD_INVITE;
 	ct = txn_new(layer, invite ? TXN_KIND_CLIENT_INVITE : TXN_KIND_CLIENT_NON_INVITE);
 	if (!ct) {
 		rc = ENOMEM;
@@ -319,8 +364,8 @@ int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct
 	/* the views stay valid: the bytes move, their address does not */
 	ct->out = *request;
 	buf_init(request);
-	ct->branch = m.via.branch;
-	ct->method = m.method;
+	ct->branch = branch;
+	ct->method = method;
 	ct->state = invite ? TXN_CALLING : TXN_TRYING;
 	ct->dest = *dest;
 	ct->conn = obj_ref(dest->conn);
@@ -337,7 +382,6 @@ int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct
 	if (out)
 		*out = obj_ref(ct);
 out:
-	sip_msg_fini(&m);
 	buf_fini(request);
 	return rc;
 }

@@ -632,12 +632,43 @@ static void test_client_start_refused(void **state)
 	assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &ct), EINVAL);
 	assert_int_equal(b.len, 0);
 	assert_null(ct);
+	/* a response; a request without a Via; a Via without a branch */
+	static const char *const refused[] = {
+		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr1\r\n\r\n",
+		"OPTIONS sip:a@example.com SIP/2.0\r\nTo: <sip:a@example.com>\r\n\r\n",
+		"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		buf_init(&b);
+		assert_int_equal(buf_append_cstr(&b, refused[i]), 0);
+		assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &ct), EINVAL);
+		assert_null(ct);
+	}
 	/* a duplicate of a live transaction */
 	assert_int_equal(client_start("INVITE", "z9hG4bKc1", TP_UDP, NULL), 0);
 	assert_int_equal(client_start("INVITE", "z9hG4bKc1", TP_UDP, &ct), EEXIST);
 	assert_null(ct);
 	assert_int_equal(txn_layer_count(F.layer), 1);
 	assert_int_equal(F.sent_count, 1);
+	/* the key of a compact top Via with two values: the first one's branch */
+	buf_init(&b);
+	assert_int_equal(buf_append_cstr(&b, "MESSAGE sip:a@example.com SIP/2.0\r\n"
+					     "Max-Forwards: 70\r\n"
+					     "v : SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKk1 , "
+					     "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKk2\r\n"
+					     "Content-Length: 0\r\n\r\n"),
+			 0);
+	assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &ct), 0);
+	assert_non_null(ct);
+	buf_init(&b);
+	assert_int_equal(buf_append_cstr(&b, "MESSAGE sip:a@example.com SIP/2.0\r\n"
+					     "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKk1\r\n"
+					     "Content-Length: 0\r\n\r\n"),
+			 0);
+	struct txn *dup = NULL;
+	assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &dup), EEXIST);
+	assert_null(dup);
+	obj_unref(ct);
 }
 
 /* §17.1.4: a failed first send is returned; a failed retransmission is
