@@ -190,6 +190,18 @@ class Db:
         return Sipd(binary, listen=listen, settings=settings, args=args, db=self.url)
 
 
+def env_started(tap, env, setup):
+    """Run setup() (create users, start the shared sipd); on failure report
+    one failed test, remove env and return False."""
+    try:
+        setup()
+        return True
+    except Exception as e:
+        tap.ok(False, "create users and start sipd", str(e))
+        env.remove()
+        return False
+
+
 def shared_env_runner(env):
     """on_env(fn, *args) -> a test body over env's shared sipd: sipd is
     restarted first when an earlier test left it dead, and pinged after the
@@ -249,7 +261,18 @@ def find_binding(resp, uri):
 # a registering user agent
 
 
-class Ua:
+class Closing:
+    """`with` support for the test peers below: close() on the way out."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class Ua(Closing):
     """One registering phone: one socket (UDP) or connection (TCP), one
     Call-ID and From tag, CSeq counting up. register() answers a 401 with
     credentials unless told not to."""
@@ -275,13 +298,6 @@ class Ua:
 
     def close(self):
         self.client.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def contact(self, tag=""):
         """A Contact URI for this phone (tag makes distinct ones)."""
@@ -446,7 +462,7 @@ class _InviteState:
         self.last = None  # bytes of the last response, resent on a retransmission
 
 
-class Callee:
+class Callee(Closing):
     """A registered phone behind sipd. register() sends the REGISTER (with
     digest) from the socket or connection it then listens on, because sipd
     sends requests where the REGISTER came from; start() runs the answering
@@ -502,13 +518,6 @@ class Callee:
     def close(self):
         self.stop()
         self.ua.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     # -- what happened --
 
@@ -699,7 +708,7 @@ class Call:
         self.route = []
 
 
-class Caller:
+class Caller(Closing):
     """A phone that calls through sipd over one UDP socket or TCP
     connection. Every message it receives is recorded in events (as
     "recv") and kept in an inbox until a wait takes it, so responses of
@@ -721,13 +730,6 @@ class Caller:
 
     def close(self):
         self.client.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     # -- sockets --
 

@@ -59,7 +59,8 @@ from sipd_harness import (BackgroundTool, Tap, binary_from_argv, expect,  # noqa
                           expect_response, hostport, kernel_port, need_tool, new_tag,
                           parse_message, parse_sipp_trace, parse_via, poll, run_tool)
 from sip_auth import (DOMAIN, SDP, Caller, Callee, Db, EventLog, Plan, Ua, bindings,  # noqa: E402
-                      challenges, contact_uri, parse_challenge, shared_env_runner)
+                      challenges, contact_uri, parse_challenge, env_started,
+                      shared_env_runner)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios")
@@ -1024,11 +1025,7 @@ def main():
     tap = Tap()
     env = Env(binary)
     try:
-        try:
-            env.setup()
-        except Exception as e:
-            tap.ok(False, "create users and start sipd", str(e))
-            env.remove()
+        if not env_started(tap, env, env.setup):
             return tap.finish()
 
         on_env = shared_env_runner(env)

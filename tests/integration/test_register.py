@@ -42,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipd_harness import (Skip, Tap, binary_from_argv, expect, expect_response,  # noqa: E402
                           hostport, new_branch, new_tag, poll)
 from sip_auth import (DOMAIN, Db, Ua, authorization, bindings, challenges, cli, find_binding,  # noqa: E402
-                      parse_challenge, parse_params, pick, shared_env_runner)
+                      parse_challenge, parse_params, pick, env_started,
+                      shared_env_runner)
 
 ALL_LISTENERS = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0", "udp:[::1]:0", "tcp:[::1]:0")
 MAX_EXPIRES = 3600
@@ -664,12 +665,7 @@ def main():
     tap = Tap()
     env = Env(binary, users=60)
     try:
-        try:
-            env.create_users(extra=())
-            env.start()
-        except Exception as e:
-            tap.ok(False, "create users and start sipd", str(e))
-            env.remove()
+        if not env_started(tap, env, lambda: (env.create_users(), env.start())):
             return tap.finish()
 
         on_env = shared_env_runner(env)
