@@ -364,7 +364,7 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 		if (old_contact[0] && strcmp(old_contact, loc_contact(b)) != 0)
 			pending_queue(p, store_binding_del(core->store, aor_key, old_contact, on_stored,
 							   p));
-		struct store_binding *sb = malloc(sizeof(*sb));
+		struct store_binding *sb = store_binding_new();
 		if (!sb) {
 			p->err = ENOMEM;
 			continue;
@@ -372,8 +372,7 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 		char ua_text[STORE_URI_MAX];
 		snprintf(ua_text, sizeof(ua_text), "%.*s", (int)ua.len, ua.p ? ua.p : "");
 		location_binding_to_store(b, ua_text, sb);
-		pending_queue(p, store_binding_put(core->store, sb, on_stored, p));
-		free(sb);
+		pending_queue(p, store_binding_queue(core->store, sb, on_stored, p));
 	}
 	if (p)
 		on_stored(0, p); /* drop the hold: answers now if nothing was queued */

@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -722,13 +723,39 @@ static bool binding_valid(const struct store_binding *b)
 
 int store_binding_put(struct store *s, const struct store_binding *b, store_done_h *done, void *arg)
 {
-	struct store_op *op;
+	struct store_binding *own;
 	if (!s || !b || !s->attached || !binding_valid(b))
 		return EINVAL;
-	op = malloc(sizeof(*op));
-	if (!op)
+	own = store_binding_new();
+	if (!own)
 		return ENOMEM;
-	*op = (struct store_op){ .kind = STORE_OP_PUT, .binding = *b, .done = done, .arg = arg };
+	*own = *b;
+	return store_binding_queue(s, own, done, arg);
+}
+
+/* The binding of a put lives in its op: filled in place, queued without a
+ * copy (a row is about 5 KB). */
+struct store_binding *store_binding_new(void)
+{
+	struct store_op *op = malloc(sizeof(*op));
+	if (!op)
+		return NULL;
+	op->kind = STORE_OP_PUT;
+	return &op->binding;
+}
+
+int store_binding_queue(struct store *s, struct store_binding *b, store_done_h *done, void *arg)
+{
+	struct store_op *op = (struct store_op *)(void *)((char *)b - offsetof(struct store_op, binding));
+
+	if (!s || !s->attached || !binding_valid(b)) {
+		free(op);
+		return EINVAL;
+	}
+	op->next = NULL;
+	op->done = done;
+	op->arg = arg;
+	op->err = 0;
 	return enqueue(s, op);
 }
 

@@ -190,18 +190,27 @@ static void test_bindings(void **state)
 	assert_int_equal(loop_alloc(&loop), 0);
 	assert_int_equal(store_attach(s, loop), 0);
 	d.loop = loop;
-	d.want = 1000 + 2;
+	d.want = 1000 + 3;
 	for (int i = 0; i < 1000; i++) {
 		make_binding(&b, i % 2 ? "odd@example.com" : "even@example.com", i, 4000000000);
 		assert_int_equal(store_binding_put(s, &b, on_done, &d), 0);
 	}
+	/* filled in place and queued without a copy; an invalid one is refused and freed */
+	struct store_binding *own = store_binding_new();
+	assert_non_null(own);
+	make_binding(own, "own@example.com", 7, 4000000000);
+	assert_int_equal(store_binding_queue(s, own, on_done, &d), 0);
+	own = store_binding_new();
+	assert_non_null(own);
+	make_binding(own, "", 8, 4000000000);
+	assert_int_equal(store_binding_queue(s, own, on_done, &d), EINVAL);
 	assert_int_equal(store_binding_del(s, "odd@example.com", "sip:1@192.0.2.1:5060", on_done, &d), 0);
 	assert_int_equal(store_binding_del_aor(s, "even@example.com", on_done, &d), 0);
 	assert_int_equal(loop_run(loop), 0);
 	assert_int_equal(d.done, d.want);
 	assert_int_equal(d.errors, 0);
 	assert_int_equal(store_binding_each(s, 0, binding_cb, &n), 0);
-	assert_int_equal(n, 499);
+	assert_int_equal(n, 500); /* 499 odd ones left, and own@ */
 	store_close(s);
 	loop_free(loop);
 
