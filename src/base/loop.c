@@ -24,6 +24,10 @@
  * callback of matching entries in both arrays. The arrays keep their
  * capacity, so a steady state allocates nothing.
  *
+ * Posted calls (loop_post, from other threads): a mutex-guarded array and
+ * an eventfd; the eventfd's handler takes the whole array under the lock
+ * and runs it outside it, so a posting thread waits only for an append.
+ *
  * Signals: one signalfd for all routed signals; each loop_signal adds its
  * signal to the set (signalfd on the same descriptor updates it) and blocks
  * it in the calling thread.
@@ -32,10 +36,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,11 +84,22 @@ struct loop {
 	struct epoll_event events[LOOP_MAX_EVENTS];
 	int nevents; /* results of this turn not yet dispatched past; 0 outside dispatch */
 
+	pthread_mutex_t post_lock;
+	struct defer_queue posted;  /* guarded by post_lock */
+	struct defer_queue taking;  /* loop thread: posted calls being run */
+	int post_fd;                /* owned eventfd */
+	struct loop_io post_io;
+
 	int sigfd;           /* owned; -1 until the first loop_signal */
 	sigset_t sigset;     /* signals routed through sigfd */
 	struct loop_io sig_io;
 	struct signal_route signals[_NSIG];
 };
+
+static __thread struct loop *current_loop;
+
+static int defer_queue_push(struct defer_queue *q, loop_defer_h *cb, void *arg);
+static void posted_readable(struct loop_io *io, uint32_t events, void *arg);
 
 uint64_t clock_monotonic_ms(void)
 {
@@ -106,6 +123,19 @@ int loop_alloc(struct loop **out)
 		goto out;
 	}
 	loop->sigfd = -1;
+	loop->post_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->post_fd < 0) {
+		rc = errno;
+		close(loop->epfd);
+		goto out;
+	}
+	rc = loop_io_add(loop, &loop->post_io, loop->post_fd, LOOP_READ, posted_readable, loop);
+	if (rc) {
+		close(loop->post_fd);
+		close(loop->epfd);
+		goto out;
+	}
+	pthread_mutex_init(&loop->post_lock, NULL);
 	sigemptyset(&loop->sigset);
 	loop->now_ms = clock_monotonic_ms();
 	timer_wheel_init(&loop->timers, loop->now_ms);
@@ -124,6 +154,11 @@ void loop_free(struct loop *loop)
 		loop_io_remove(loop, &loop->sig_io);
 		close(loop->sigfd);
 	}
+	loop_io_remove(loop, &loop->post_io);
+	close(loop->post_fd);
+	pthread_mutex_destroy(&loop->post_lock);
+	free(loop->posted.calls);
+	free(loop->taking.calls);
 	close(loop->epfd);
 	timer_wheel_fini(&loop->timers);
 	free(loop->queued.calls);
@@ -182,10 +217,8 @@ uint64_t loop_now_ms(const struct loop *loop)
 	return loop->now_ms;
 }
 
-int loop_defer(struct loop *loop, loop_defer_h *cb, void *arg)
+static int defer_queue_push(struct defer_queue *q, loop_defer_h *cb, void *arg)
 {
-	struct defer_queue *q = &loop->queued;
-
 	if (q->count == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : LOOP_DEFER_MIN;
 		if (cap > SIZE_MAX / sizeof(*q->calls))
@@ -200,6 +233,68 @@ int loop_defer(struct loop *loop, loop_defer_h *cb, void *arg)
 	q->calls[q->count].arg = arg;
 	q->count++;
 	return 0;
+}
+
+int loop_defer(struct loop *loop, loop_defer_h *cb, void *arg)
+{
+	return defer_queue_push(&loop->queued, cb, arg);
+}
+
+int loop_post(struct loop *loop, loop_defer_h *cb, void *arg)
+{
+	static const uint64_t one = 1;
+	bool first;
+	int rc;
+
+	pthread_mutex_lock(&loop->post_lock);
+	first = loop->posted.count == 0;
+	rc = defer_queue_push(&loop->posted, cb, arg);
+	pthread_mutex_unlock(&loop->post_lock);
+	/* one wake-up per batch: the handler takes every call posted until it runs */
+	if (rc == 0 && first && write(loop->post_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return errno;
+	return rc;
+}
+
+static void posted_readable(struct loop_io *io, uint32_t events, void *arg)
+{
+	struct loop *loop = arg;
+	uint64_t count;
+
+	(void)io;
+	(void)events;
+	if (read(loop->post_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	loop_run_posted(loop);
+}
+
+void loop_run_posted(struct loop *loop)
+{
+	struct defer_queue swap;
+
+	pthread_mutex_lock(&loop->post_lock);
+	swap = loop->taking;
+	loop->taking = loop->posted;
+	loop->posted = swap;
+	pthread_mutex_unlock(&loop->post_lock);
+	for (size_t i = 0; i < loop->taking.count; i++)
+		loop->taking.calls[i].cb(loop->taking.calls[i].arg);
+	loop->taking.count = 0;
+}
+
+static void stop_now(void *arg)
+{
+	loop_stop(arg);
+}
+
+int loop_stop_async(struct loop *loop)
+{
+	return loop_post(loop, stop_now, loop);
+}
+
+struct loop *loop_current(void)
+{
+	return current_loop;
 }
 
 static void defer_queue_cancel(struct defer_queue *q, loop_defer_h *cb, void *arg)
@@ -330,12 +425,15 @@ static int loop_turn(struct loop *loop)
 
 int loop_run(struct loop *loop)
 {
+	struct loop *outer = current_loop;
 	int rc;
 
+	current_loop = loop;
 	do {
 		rc = loop_turn(loop);
 	} while (!rc && !loop->stop);
 	loop->stop = false;
+	current_loop = outer;
 	return rc;
 }
 

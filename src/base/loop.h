@@ -20,9 +20,9 @@
  *
  * Descriptors are not owned by the loop: remove the watch before closing
  * the descriptor (epoll keeps reporting a closed descriptor that has been
- * duplicated). Nothing here is thread-safe: every call, for a given loop,
- * from the thread that runs it. loop_run must not be called from a
- * callback.
+ * duplicated). Nothing here is thread-safe but loop_post and loop_wake:
+ * every other call, for a given loop, from the thread that runs it.
+ * loop_run must not be called from a callback.
  */
 #ifndef SIPD_BASE_LOOP_H
 #define SIPD_BASE_LOOP_H
@@ -83,6 +83,18 @@ int loop_defer(struct loop *loop, loop_defer_h *cb, void *arg);
 /* Drops every queued call of cb with arg that has not run yet (for a
  * destructor). */
 void loop_defer_cancel(struct loop *loop, loop_defer_h *cb, void *arg);
+
+/* From any thread: call cb(arg) on the loop's thread, soon (in a turn of
+ * its own after the posting), in the order posted. Returns 0 or ENOMEM.
+ * Calls still queued when the loop is freed are dropped. */
+int loop_post(struct loop *loop, loop_defer_h *cb, void *arg);
+/* Run the calls posted so far now, on the calling thread (at shutdown,
+ * once the loop's thread has stopped: nothing posted is left unrun). */
+void loop_run_posted(struct loop *loop);
+/* From any thread: make loop_run return after its current turn. */
+int loop_stop_async(struct loop *loop);
+/* The loop the calling thread is running (inside loop_run), or NULL. */
+struct loop *loop_current(void);
 
 /* Route signo (SIGINT, SIGTERM, SIGHUP, ...) to cb through a signalfd; the
  * signal is blocked for the calling thread (block it in the main thread

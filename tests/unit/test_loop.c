@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -705,6 +706,133 @@ static void ticker_fired(struct timer *timer, void *arg)
 	timer_start(loop_timers(t->loop), timer, 1, ticker_fired, t);
 }
 
+/* ---- calls posted from other threads ---------------------------------- */
+
+#define POSTERS 4
+#define POSTS_EACH 2000
+
+struct post_state {
+	struct loop *loop;
+	pthread_mutex_t lock;
+	unsigned seen[POSTERS];    /* calls run, per poster: loop thread only */
+	unsigned next[POSTERS];    /* the sequence number each poster expects next */
+	unsigned out_of_order;
+	unsigned wrong_thread;
+	pthread_t loop_thread;
+	unsigned total;
+};
+
+struct post_call {
+	struct post_state *st;
+	unsigned poster, seq;
+};
+
+static void posted_call(void *arg)
+{
+	struct post_call *c = arg;
+	struct post_state *st = c->st;
+
+	if (!pthread_equal(pthread_self(), st->loop_thread))
+		st->wrong_thread++;
+	if (loop_current() != st->loop)
+		st->wrong_thread++;
+	if (c->seq != st->next[c->poster])
+		st->out_of_order++;
+	st->next[c->poster] = c->seq + 1;
+	st->seen[c->poster]++;
+	if (++st->total == POSTERS * POSTS_EACH)
+		loop_stop(st->loop);
+	free(c);
+}
+
+struct poster_arg {
+	struct post_state *st;
+	unsigned index;
+	int rc;
+};
+
+static void *poster_main(void *arg)
+{
+	struct poster_arg *pa = arg;
+
+	for (unsigned i = 0; i < POSTS_EACH && pa->rc == 0; i++) {
+		struct post_call *c = malloc(sizeof(*c));
+		if (!c) {
+			pa->rc = ENOMEM;
+			break;
+		}
+		*c = (struct post_call){ .st = pa->st, .poster = pa->index, .seq = i };
+		pa->rc = loop_post(pa->st->loop, posted_call, c);
+	}
+	return NULL;
+}
+
+/* Four threads post 2000 calls each while the loop runs: every call runs
+ * once, on the loop's thread, in each poster's order. */
+static void test_loop_post_threads(void **state)
+{
+	struct post_state st;
+	pthread_t th[POSTERS];
+	struct poster_arg pa[POSTERS];
+	(void)state;
+
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(loop_alloc(&st.loop), 0);
+	st.loop_thread = pthread_self();
+	assert_null(loop_current());
+	for (unsigned i = 0; i < POSTERS; i++) {
+		pa[i] = (struct poster_arg){ .st = &st, .index = i };
+		assert_int_equal(pthread_create(&th[i], NULL, poster_main, &pa[i]), 0);
+	}
+	assert_int_equal(loop_run(st.loop), 0);
+	for (unsigned i = 0; i < POSTERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(pa[i].rc, 0);
+		assert_int_equal(st.seen[i], POSTS_EACH);
+	}
+	assert_int_equal(st.out_of_order, 0);
+	assert_int_equal(st.wrong_thread, 0);
+	assert_null(loop_current());
+	loop_free(st.loop);
+}
+
+static void *stopper_main(void *arg)
+{
+	usleep(20000);
+	return (void *)(intptr_t)loop_stop_async(arg);
+}
+
+static void count_call(void *arg)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* loop_stop_async from another thread ends a loop blocked with nothing
+ * to do; loop_run_posted runs what is still queued, on the caller. */
+static void test_loop_stop_async(void **state)
+{
+	struct loop *loop;
+	pthread_t th;
+	void *ret;
+	unsigned ran = 0;
+	(void)state;
+
+	assert_int_equal(loop_alloc(&loop), 0);
+	assert_int_equal(pthread_create(&th, NULL, stopper_main, loop), 0);
+	assert_int_equal(loop_run(loop), 0); /* returns only when stopped */
+	pthread_join(th, &ret);
+	assert_int_equal((intptr_t)ret, 0);
+
+	assert_int_equal(loop_post(loop, count_call, &ran), 0);
+	assert_int_equal(loop_post(loop, count_call, &ran), 0);
+	assert_int_equal(ran, 0);
+	loop_run_posted(loop);
+	assert_int_equal(ran, 2);
+	loop_run_posted(loop);
+	assert_int_equal(ran, 2);
+	loop_free(loop);
+}
+
 static void test_loop_now_monotonic(void **state)
 {
 	struct loop *loop = NULL;
@@ -745,6 +873,8 @@ int main(void)
 		cmocka_unit_test(test_loop_stop),
 		cmocka_unit_test(test_loop_signal),
 		cmocka_unit_test(test_loop_now_monotonic),
+		cmocka_unit_test(test_loop_post_threads),
+		cmocka_unit_test(test_loop_stop_async),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
