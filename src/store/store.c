@@ -11,9 +11,11 @@
  *    the writer thread. Binding changes queue an op (a copy of the caller's
  *    struct); the writer takes everything queued, runs it in ONE
  *    transaction (BEGIN IMMEDIATE ... COMMIT: group commit, one fsync for
- *    the whole batch under synchronous=FULL), then moves the ops to the
- *    completion list and writes the eventfd; the loop-side handler calls
- *    each done(err, arg) in queue order on the loop's thread.
+ *    the whole batch under synchronous=FULL), then moves each op to the
+ *    completion list of the loop that queued it (one sink per attached
+ *    loop: the worker loops share one writer) and writes that loop's
+ *    eventfd; the loop-side handler calls each done(err, arg) in queue
+ *    order on the loop's thread.
  *
  * Every connection: WAL journal, synchronous=FULL, busy_timeout 5 s (the
  * server and the CLI share one file), foreign_keys on.
@@ -50,13 +52,26 @@
 
 enum store_op_kind { STORE_OP_PUT, STORE_OP_DEL, STORE_OP_DEL_AOR };
 
+struct store_sink;
+
 struct store_op {
 	struct store_op *next;
+	struct store_sink *sink; /* where done() runs */
 	enum store_op_kind kind;
 	struct store_binding binding; /* PUT: all; DEL: aor, contact; DEL_AOR: aor */
 	store_done_h *done;
 	void *arg;
 	int err;
+};
+
+/* One per attached loop: its completions and the eventfd that wakes it. */
+struct store_sink {
+	struct store *store;
+	struct loop *loop;
+	struct loop_io io;
+	int event_fd;
+	struct store_op *done_head, *done_tail; /* guarded by store->lock */
+	bool woken; /* the writer wrote event_fd for this batch */
 };
 
 struct store {
@@ -65,11 +80,10 @@ struct store {
 	sqlite3_stmt *import_add;
 	char path[1024];
 
-	/* writer; set by store_attach */
+	/* writer; set by the first store_attach */
 	bool attached;
-	struct loop *loop;
-	struct loop_io io;
-	int event_fd;
+	struct store_sink sinks[STORE_MAX_LOOPS];
+	unsigned sink_count;
 	pthread_t thread;
 	sqlite3 *wdb; /* writer thread only */
 	sqlite3_stmt *w_put, *w_del, *w_del_aor;
@@ -77,7 +91,6 @@ struct store {
 	pthread_mutex_t lock; /* guards queue, stop, done list */
 	pthread_cond_t cond;
 	struct store_op *queue_head, *queue_tail;
-	struct store_op *done_head, *done_tail;
 	bool stop;
 };
 
@@ -227,7 +240,6 @@ int store_open(struct store **out, const char *url, char *err, size_t err_len)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ENOMEM;
-	s->event_fd = -1;
 	strcpy(s->path, url + sizeof(prefix) - 1);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
@@ -292,16 +304,18 @@ void store_close(struct store *s)
 		pthread_cond_signal(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
-		loop_io_remove(s->loop, &s->io);
 		/* Committed, not delivered: dropped (see the file comment). */
-		op_list_free(s->done_head);
-		s->done_head = s->done_tail = NULL;
+		for (unsigned i = 0; i < s->sink_count; i++) {
+			struct store_sink *k = &s->sinks[i];
+			loop_io_remove(k->loop, &k->io);
+			op_list_free(k->done_head);
+			k->done_head = k->done_tail = NULL;
+			close(k->event_fd);
+		}
 		sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor };
 		finalize_all(wsts, sizeof(wsts) / sizeof(wsts[0]));
 		sqlite3_close(s->wdb);
 	}
-	if (s->event_fd >= 0)
-		close(s->event_fd);
 	sqlite3_stmt **sts[] = { &s->user_insert, &s->user_replace, &s->user_del,
 				 &s->user_get, &s->user_count, &s->users_rev, &s->import_add };
 	finalize_all(sts, sizeof(sts) / sizeof(sts[0]));
@@ -612,19 +626,30 @@ static void *writer_main(void *arg)
 			}
 		}
 
-		struct store_op *last = batch;
-		while (last->next)
-			last = last->next;
+		/* each op to the loop that queued it, in queue order */
 		pthread_mutex_lock(&s->lock);
-		if (s->done_tail)
-			s->done_tail->next = batch;
-		else
-			s->done_head = batch;
-		s->done_tail = last;
+		for (op = batch; op;) {
+			struct store_op *next = op->next;
+			struct store_sink *k = op->sink;
+			op->next = NULL;
+			if (k->done_tail)
+				k->done_tail->next = op;
+			else
+				k->done_head = op;
+			k->done_tail = op;
+			k->woken = true;
+			op = next;
+		}
 		pthread_mutex_unlock(&s->lock);
-		uint64_t one = 1;
-		if (write(s->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_msg(LOG_ERROR, "store: eventfd write: %s", strerror(errno));
+		for (unsigned i = 0; i < s->sink_count; i++) {
+			struct store_sink *k = &s->sinks[i];
+			uint64_t one = 1;
+			if (!k->woken)
+				continue;
+			k->woken = false;
+			if (write(k->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				log_msg(LOG_ERROR, "store: eventfd write: %s", strerror(errno));
+		}
 	}
 	return NULL;
 }
@@ -632,17 +657,17 @@ static void *writer_main(void *arg)
 /* Loop thread: deliver completions in queue order. */
 static void on_completions(struct loop_io *io, uint32_t events, void *arg)
 {
-	struct store *s = arg;
+	struct store_sink *k = arg;
 	struct store_op *list;
 	uint64_t n;
 	(void)io;
 	(void)events;
-	if (read(s->event_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (read(k->event_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERROR, "store: eventfd read: %s", strerror(errno));
-	pthread_mutex_lock(&s->lock);
-	list = s->done_head;
-	s->done_head = s->done_tail = NULL;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&k->store->lock);
+	list = k->done_head;
+	k->done_head = k->done_tail = NULL;
+	pthread_mutex_unlock(&k->store->lock);
 	while (list) {
 		struct store_op *next = list->next;
 		if (list->done)
@@ -652,17 +677,42 @@ static void on_completions(struct loop_io *io, uint32_t events, void *arg)
 	}
 }
 
+/* A sink for loop: its eventfd, watched on loop. 0 or errno. */
+static int sink_add(struct store *s, struct loop *loop)
+{
+	struct store_sink *k = &s->sinks[s->sink_count];
+	int err;
+
+	if (s->sink_count >= STORE_MAX_LOOPS)
+		return ENOSPC;
+	memset(k, 0, sizeof(*k));
+	k->store = s;
+	k->loop = loop;
+	k->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (k->event_fd < 0)
+		return errno;
+	err = loop_io_add(loop, &k->io, k->event_fd, LOOP_READ, on_completions, k);
+	if (err) {
+		close(k->event_fd);
+		return err;
+	}
+	s->sink_count++;
+	return 0;
+}
+
 int store_attach(struct store *s, struct loop *loop)
 {
 	char err_text[256];
 	sigset_t all, old;
 	int err;
 
-	if (!s || !loop || s->attached)
+	if (!s || !loop)
 		return EINVAL;
-	s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->event_fd < 0)
-		return errno;
+	for (unsigned i = 0; i < s->sink_count; i++)
+		if (s->sinks[i].loop == loop)
+			return EINVAL;
+	if (s->attached)
+		return sink_add(s, loop); /* before the loops run: the writer reads sink_count */
 	err = conn_open(s->path, &s->wdb, err_text, sizeof(err_text));
 	if (err) {
 		log_msg(LOG_ERROR, "store: %s", err_text);
@@ -674,17 +724,20 @@ int store_attach(struct store *s, struct loop *loop)
 	    (err = prep(s->wdb, "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2", &s->w_del)) ||
 	    (err = prep(s->wdb, "DELETE FROM bindings WHERE aor = ?1", &s->w_del_aor)))
 		goto fail;
-	err = loop_io_add(loop, &s->io, s->event_fd, LOOP_READ, on_completions, s);
+	err = sink_add(s, loop);
 	if (err)
 		goto fail;
-	s->loop = loop;
 	/* The writer takes no signals: they belong to the loops' signalfds. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&s->thread, NULL, writer_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!err)
+		(void)pthread_setname_np(s->thread, "sipd-store");
 	if (err) {
-		loop_io_remove(loop, &s->io);
+		s->sink_count = 0;
+		loop_io_remove(loop, &s->sinks[0].io);
+		close(s->sinks[0].event_fd);
 		goto fail;
 	}
 	s->attached = true;
@@ -694,14 +747,25 @@ fail: {
 	finalize_all(wsts, sizeof(wsts) / sizeof(wsts[0]));
 	sqlite3_close(s->wdb);
 	s->wdb = NULL;
-	close(s->event_fd);
-	s->event_fd = -1;
 	return err;
 }
 }
 
+/* The sink of the calling thread's loop; the first loop's for a thread
+ * that runs none (start-up, tests). */
+static struct store_sink *sink_of_caller(struct store *s)
+{
+	struct loop *loop = loop_current();
+
+	for (unsigned i = 1; loop && i < s->sink_count; i++)
+		if (s->sinks[i].loop == loop)
+			return &s->sinks[i];
+	return &s->sinks[0];
+}
+
 static int enqueue(struct store *s, struct store_op *op)
 {
+	op->sink = sink_of_caller(s);
 	pthread_mutex_lock(&s->lock);
 	if (s->queue_tail)
 		s->queue_tail->next = op;

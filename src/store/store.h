@@ -95,8 +95,11 @@ uint64_t store_data_version(struct store *store);
 uint64_t store_users_rev(struct store *store);
 
 /* Bindings. Asynchronous: the write is queued, committed with others, and
- * done(err, arg) runs on loop's thread afterwards. store_attach must be
- * called first (once, from the loop's thread). */
+ * done(err, arg) runs afterwards on the thread of the loop that queued it
+ * (the first attached loop when the caller runs none). store_attach must
+ * be called first, once per loop, before any of those loops run (the
+ * first call starts the writer thread); ENOSPC past STORE_MAX_LOOPS. */
+#define STORE_MAX_LOOPS 16
 int store_attach(struct store *store, struct loop *loop);
 typedef void (store_done_h)(int err, void *arg);
 int store_binding_put(struct store *store, const struct store_binding *binding, store_done_h *done,

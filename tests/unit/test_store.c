@@ -4,6 +4,7 @@
  * a real loop (group commit), expiry in each().
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +223,84 @@ static void test_bindings(void **state)
 	store_close(s);
 }
 
+/* ---- two loops: each gets its own completions ------------------------- */
+
+#define SIDE_PUTS 200
+
+struct side {
+	struct store *s;
+	struct loop *loop;
+	pthread_t thread;
+	const char *aor;
+	int done, errors, wrong_thread;
+};
+
+static void side_done(int err, void *arg)
+{
+	struct side *sd = arg;
+
+	if (err)
+		sd->errors++;
+	if (!pthread_equal(pthread_self(), sd->thread))
+		sd->wrong_thread++;
+	if (++sd->done == SIDE_PUTS)
+		loop_stop(sd->loop);
+}
+
+/* Runs on the side's loop (a deferred call): loop_current() is its loop. */
+static void side_queue(void *arg)
+{
+	struct side *sd = arg;
+	struct store_binding b;
+
+	for (int i = 0; i < SIDE_PUTS; i++) {
+		make_binding(&b, sd->aor, i, 4000000000);
+		if (store_binding_put(sd->s, &b, side_done, sd) != 0)
+			sd->errors++;
+	}
+}
+
+static void *side_main(void *arg)
+{
+	struct side *sd = arg;
+	sd->thread = pthread_self();
+	(void)loop_run(sd->loop);
+	return NULL;
+}
+
+/* Two loops on two threads share one store (one writer): every write's
+ * done() runs on the thread of the loop that queued it. */
+static void test_two_loops(void **state)
+{
+	struct side a = { .aor = "a@example.com" }, b = { .aor = "b@example.com" };
+	pthread_t th;
+	int n = 0;
+	(void)state;
+	struct store *s = open_db();
+
+	a.s = b.s = s;
+	assert_int_equal(loop_alloc(&a.loop), 0);
+	assert_int_equal(loop_alloc(&b.loop), 0);
+	assert_int_equal(store_attach(s, a.loop), 0);
+	assert_int_equal(store_attach(s, b.loop), 0);
+	assert_int_equal(store_attach(s, b.loop), EINVAL); /* once per loop */
+	assert_int_equal(loop_defer(a.loop, side_queue, &a), 0);
+	assert_int_equal(loop_defer(b.loop, side_queue, &b), 0);
+	a.thread = pthread_self();
+	assert_int_equal(pthread_create(&th, NULL, side_main, &b), 0);
+	assert_int_equal(loop_run(a.loop), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(a.done, SIDE_PUTS);
+	assert_int_equal(b.done, SIDE_PUTS);
+	assert_int_equal(a.errors + b.errors, 0);
+	assert_int_equal(a.wrong_thread + b.wrong_thread, 0);
+	assert_int_equal(store_binding_each(s, 0, binding_cb, &n), 0);
+	assert_int_equal(n, 2 * SIDE_PUTS);
+	store_close(s);
+	loop_free(a.loop);
+	loop_free(b.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_version, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_users_rev, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_bindings, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_two_loops, db_setup, db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
