@@ -34,11 +34,13 @@
  * (evicted_floor_s) and a nonce issued at or before it that is not in the
  * table is answered AUTH_STALE: the client simply retries with a new nonce.
  *
- * One struct auth per event loop; not thread-safe.
+ * One struct auth is shared by the worker loops: the nonce-count table has
+ * a mutex; everything else is read-only after auth_alloc.
  */
 #include "core/auth.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,7 @@ struct auth {
 	void *arg;
 	struct digest_nonce_key key;          /* secret; wiped by auth_free */
 	char opaque[AUTH_OPAQUE_LEN + 1];     /* fixed per struct auth */
+	pthread_mutex_t nc_lock;              /* the worker loops share the table */
 	struct hmap nc_table;                 /* of struct nc_entry */
 	struct nc_entry *oldest, *newest;     /* insertion-order list */
 	uint64_t evicted_floor_s;             /* newest issue time evicted live */
@@ -100,6 +103,7 @@ int auth_alloc(struct auth **out, const struct auth_config *cfg, auth_ha1_h *loo
 	err = digest_random_text(auth->opaque, AUTH_OPAQUE_LEN);
 	if (err != 0)
 		goto out;
+	pthread_mutex_init(&auth->nc_lock, NULL);
 	err = hmap_init(&auth->nc_table, AUTH_NC_TABLE_BUCKETS);
 	if (err != 0)
 		goto out;
@@ -132,6 +136,7 @@ void auth_free(struct auth *auth)
 	while (auth->oldest != NULL)
 		entry_unlink(auth, auth->oldest);
 	hmap_fini(&auth->nc_table);
+	pthread_mutex_destroy(&auth->nc_lock);
 	OPENSSL_cleanse(auth, sizeof(*auth));
 	free(auth);
 }
@@ -201,8 +206,8 @@ static void set_result(struct auth_result *out, enum auth_verdict verdict, const
 
 /* Nonce-count check and record, after a verified response on a fresh
  * nonce. Returns the failure reason, or NULL when nc is accepted. */
-static const char *nc_accept(struct auth *auth, struct view nonce, uint64_t issued_s, uint32_t nc,
-			     uint64_t now_s, enum auth_verdict *verdict)
+static const char *nc_accept_locked(struct auth *auth, struct view nonce, uint64_t issued_s,
+				    uint32_t nc, uint64_t now_s, enum auth_verdict *verdict)
 {
 	struct nc_entry *e = entry_find(auth, nonce);
 
@@ -240,6 +245,15 @@ static const char *nc_accept(struct auth *auth, struct view nonce, uint64_t issu
 	auth->newest = e;
 	hmap_insert(&auth->nc_table, &e->node, hmap_hash(&auth->nc_table, nonce.p, nonce.len));
 	return NULL;
+}
+
+static const char *nc_accept(struct auth *auth, struct view nonce, uint64_t issued_s, uint32_t nc,
+			     uint64_t now_s, enum auth_verdict *verdict)
+{
+	pthread_mutex_lock(&auth->nc_lock);
+	const char *why = nc_accept_locked(auth, nonce, issued_s, nc, now_s, verdict);
+	pthread_mutex_unlock(&auth->nc_lock);
+	return why;
 }
 
 /* The digest-uri designates the request's resource (see the file comment). */

@@ -11,7 +11,8 @@
  * Replay: for each nonce in use, the highest nonce-count accepted so far is
  * kept (until the nonce is stale); a request whose nc is not higher is
  * refused (AUTH_CHALLENGE, why "nonce-count replayed").
- * One struct auth per event loop; not thread-safe.
+ * One struct auth is shared by the worker loops (the nonce-count table
+ * has a mutex).
  */
 #ifndef SIPD_CORE_AUTH_H
 #define SIPD_CORE_AUTH_H

@@ -14,6 +14,7 @@
 #include "core/location.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #define LOC_SWEEP_MS 1000
 
 struct location {
+	pthread_mutex_t lock; /* location_lock: the worker loops share the table */
 	struct hmap aors;
 	struct timer_wheel *wheel;
 	struct store *store;
@@ -60,6 +62,11 @@ int location_alloc(struct location **out, struct timer_wheel *wheel, struct stor
 		free(loc);
 		return rc;
 	}
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&loc->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	loc->wheel = wheel;
 	loc->store = store;
 	loc->clock = wall_clock;
@@ -97,6 +104,7 @@ void location_free(struct location *loc)
 		free(aor);
 	}
 	hmap_fini(&loc->aors);
+	pthread_mutex_destroy(&loc->lock);
 	free(loc);
 }
 
@@ -219,6 +227,7 @@ static void on_sweep(struct timer *timer, void *arg)
 
 	if (now - from >= LOC_RING)
 		from = now - LOC_RING + 1; /* every bucket once */
+	location_lock(loc);
 	for (int64_t s = from; s <= now; s++) {
 		struct loc_binding *b = loc->ring[(uint64_t)s % LOC_RING];
 		while (b) {
@@ -230,6 +239,7 @@ static void on_sweep(struct timer *timer, void *arg)
 	}
 	if (now > loc->swept_s)
 		loc->swept_s = now;
+	location_unlock(loc);
 	timer_start(loc->wheel, timer, LOC_SWEEP_MS, on_sweep, loc);
 }
 
@@ -481,10 +491,28 @@ int location_load(struct location *loc, int64_t now_s, size_t *count)
 
 size_t location_aor_count(const struct location *loc)
 {
-	return hmap_count(&loc->aors);
+	struct location *l = (struct location *)loc;
+	location_lock(l);
+	size_t n = hmap_count(&loc->aors);
+	location_unlock(l);
+	return n;
 }
 
 size_t location_binding_count(const struct location *loc)
 {
-	return loc->bindings;
+	struct location *l = (struct location *)loc;
+	location_lock(l);
+	size_t n = loc->bindings;
+	location_unlock(l);
+	return n;
+}
+
+void location_lock(struct location *loc)
+{
+	pthread_mutex_lock(&loc->lock);
+}
+
+void location_unlock(struct location *loc)
+{
+	pthread_mutex_unlock(&loc->lock);
 }

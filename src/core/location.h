@@ -20,7 +20,10 @@
  * (contact, Call-ID, Path, instance); expiry is a bucket list (two links
  * per binding), not a timer each. bench/README.md has the figures.
  *
- * One location per event loop; not thread-safe.
+ * Threads: one location is shared by the worker loops. Every call but the
+ * counts must be made between location_lock and location_unlock, and the
+ * pointers it returns die at the unlock. The expiry sweep runs on the wheel
+ * given at alloc (the first loop's) and takes the lock itself.
  */
 #ifndef SIPD_CORE_LOCATION_H
 #define SIPD_CORE_LOCATION_H
@@ -107,6 +110,10 @@ int location_alloc(struct location **out, struct timer_wheel *wheel, struct stor
 void location_free(struct location *loc);
 /* The wall clock of the sweep (tests): seconds; default time(). */
 void location_set_clock(struct location *loc, int64_t (*now_s)(void *arg), void *arg);
+
+/* The table's mutex (recursive: a holder may take it again). */
+void location_lock(struct location *loc);
+void location_unlock(struct location *loc);
 
 /* The AOR, or NULL when it has no binding. */
 struct loc_aor *location_find(struct location *loc, struct view aor);

@@ -109,12 +109,13 @@ static const char *date_text(int64_t now_s)
 static void reply_ok(struct core *core, struct txn *st, const char *aor_key, const char *info)
 {
 	struct tp_packet *pkt = txn_request(st);
-	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 	int64_t now = core_now_s();
 	struct buf out;
 	int rc = 0;
 
 	buf_init(&out);
+	location_lock(core->loc); /* recursive: apply answers under it */
+	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 	for (struct loc_binding *b = aor ? aor->head : NULL; b && rc == 0; b = b->next) {
 		char q[8];
 		int64_t left = b->expires_at - now;
@@ -137,6 +138,7 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 		if (rc == 0)
 			rc = buf_append_cstr(&out, "\r\n");
 	}
+	location_unlock(core->loc);
 	if (rc == 0 && pkt && client_supports_path(&pkt->msg)) {
 		for (const struct sip_hdr *h = sip_msg_hdr_find(&pkt->msg, SIP_HDR_PATH); h && rc == 0;
 		     h = sip_msg_hdr_next(&pkt->msg, h))
@@ -385,14 +387,72 @@ static bool valid_user(const char *user, size_t len)
 	return len > 0 && memchr(user, '\0', len) == NULL && memchr(user, '@', len) == NULL;
 }
 
+/* Steps 6-9 for the contacts cs[0..n): every check first, then the
+ * changes. Under the location lock. */
+static void check_and_apply(struct core *core, struct txn *st, struct tp_packet *pkt,
+			    const char *aor_key, const char *info, const struct sip_contact *cs,
+			    size_t n, bool has_hexp, uint32_t hexp)
+{
+	struct sip_msg *m = &pkt->msg;
+	struct reg_change ch[SIP_MAX_LIST];
+	char extra[REG_REPLY_MAX], src[STORE_ADDR_MAX];
+
+	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
+	long count = aor ? (long)aor->count : 0;
+	const struct core_config *cfg = &core->cfg;
+	for (size_t i = 0; i < n; i++) {
+		const struct sip_contact *c = &cs[i];
+		uint32_t e = c->has_expires ? c->expires : has_hexp ? hexp : cfg->default_expires_s;
+
+		if (c->addr.uri.scheme != SIP_URI_SIP && c->addr.uri.scheme != SIP_URI_SIPS) {
+			reply_text(core, st, 400, "Bad Contact header: not a sip or sips URI");
+			return;
+		}
+		if (c->addr.uri_raw.len >= STORE_URI_MAX ||
+		    (!view_is_null(c->instance) && c->instance.len >= STORE_URI_MAX)) {
+			reply_text(core, st, 400, "Bad Contact header: too long");
+			return;
+		}
+		if (e != 0 && e < cfg->min_expires_s) {
+			snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n", cfg->min_expires_s);
+			core_reply(core, st, 423, NULL, view_from_cstr(extra));
+			return;
+		}
+		if (e > cfg->max_expires_s)
+			e = cfg->max_expires_s;
+		struct loc_binding *old = location_binding_find(aor, &c->addr.uri);
+		if (old && view_eq_cstr(m->call_id, loc_call_id(old)) && m->cseq.number <= old->cseq) {
+			reply_text(core, st, 400, "CSeq Not Higher Than The Registration's");
+			return;
+		}
+		if (old && e == 0)
+			count--;
+		else if (!old && e != 0)
+			count++;
+		ch[i] = (struct reg_change){ .c = c, .expires = e };
+	}
+	if (m->call_id.len >= STORE_CALLID_MAX) {
+		reply_text(core, st, 400, "Bad Call-ID header: too long");
+		return;
+	}
+	if (count > (long)cfg->max_bindings) {
+		snprintf(extra, sizeof(extra), "Too Many Bindings: At Most %u Per Address-of-Record",
+			 cfg->max_bindings);
+		source_text(pkt, src, sizeof(src));
+		log_info("REGISTER %s from %s refused: more than %u bindings", aor_key, src,
+			 cfg->max_bindings);
+		reply_text(core, st, 403, extra);
+		return;
+	}
+	apply(core, st, pkt, aor_key, info, ch, n);
+}
+
 void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt)
 {
 	struct sip_msg *m = &pkt->msg;
 	struct sip_error err = { 400, "Bad Request" };
 	char user[STORE_USER_MAX], aor_key[STORE_AOR_MAX], src[STORE_ADDR_MAX];
-	char extra[REG_REPLY_MAX];
 	const struct sip_contact *cs;
-	struct reg_change ch[SIP_MAX_LIST];
 	struct auth_result ar;
 	const char *domain;
 	uint32_t hexp = 0;
@@ -476,57 +536,15 @@ void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt)
 			reply_text(core, st, 400, "Bad Contact header: * needs Expires: 0");
 			return;
 		}
+		location_lock(core->loc);
 		remove_all(core, st, m, aor_key, ar.info);
+		location_unlock(core->loc);
 		return;
 	}
 
-	/* 6, 7, 8: check every contact before changing anything */
-	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
-	long count = aor ? (long)aor->count : 0;
-	const struct core_config *cfg = &core->cfg;
-	for (size_t i = 0; i < n; i++) {
-		const struct sip_contact *c = &cs[i];
-		uint32_t e = c->has_expires ? c->expires : has_hexp ? hexp : cfg->default_expires_s;
-
-		if (c->addr.uri.scheme != SIP_URI_SIP && c->addr.uri.scheme != SIP_URI_SIPS) {
-			reply_text(core, st, 400, "Bad Contact header: not a sip or sips URI");
-			return;
-		}
-		if (c->addr.uri_raw.len >= STORE_URI_MAX ||
-		    (!view_is_null(c->instance) && c->instance.len >= STORE_URI_MAX)) {
-			reply_text(core, st, 400, "Bad Contact header: too long");
-			return;
-		}
-		if (e != 0 && e < cfg->min_expires_s) {
-			snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n", cfg->min_expires_s);
-			core_reply(core, st, 423, NULL, view_from_cstr(extra));
-			return;
-		}
-		if (e > cfg->max_expires_s)
-			e = cfg->max_expires_s;
-		struct loc_binding *old = location_binding_find(aor, &c->addr.uri);
-		if (old && view_eq_cstr(m->call_id, loc_call_id(old)) && m->cseq.number <= old->cseq) {
-			reply_text(core, st, 400, "CSeq Not Higher Than The Registration's");
-			return;
-		}
-		if (old && e == 0)
-			count--;
-		else if (!old && e != 0)
-			count++;
-		ch[i] = (struct reg_change){ .c = c, .expires = e };
-	}
-	if (m->call_id.len >= STORE_CALLID_MAX) {
-		reply_text(core, st, 400, "Bad Call-ID header: too long");
-		return;
-	}
-	if (count > (long)cfg->max_bindings) {
-		snprintf(extra, sizeof(extra), "Too Many Bindings: At Most %u Per Address-of-Record",
-			 cfg->max_bindings);
-		source_text(pkt, src, sizeof(src));
-		log_info("REGISTER %s from %s refused: more than %u bindings", aor_key, src,
-			 cfg->max_bindings);
-		reply_text(core, st, 403, extra);
-		return;
-	}
-	apply(core, st, pkt, aor_key, ar.info, ch, n);
+	/* 6-9 see and change the AOR's bindings as one step: another worker
+	 * loop may be registering the same AOR */
+	location_lock(core->loc);
+	check_and_apply(core, st, pkt, aor_key, ar.info, cs, n, has_hexp, hexp);
+	location_unlock(core->loc);
 }

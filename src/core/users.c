@@ -8,6 +8,7 @@
 #include "core/users.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ struct user_entry {
 };
 
 struct users {
+	pthread_mutex_t lock; /* every worker loop reads; a reload swaps the map */
 	struct hmap map;
 };
 
@@ -53,6 +55,7 @@ int users_alloc(struct users **out)
 		free(u);
 		return rc;
 	}
+	pthread_mutex_init(&u->lock, NULL);
 	*out = u;
 	return 0;
 }
@@ -62,6 +65,7 @@ void users_free(struct users *users)
 	if (!users)
 		return;
 	map_clear(&users->map);
+	pthread_mutex_destroy(&users->lock);
 	free(users);
 }
 
@@ -84,6 +88,17 @@ static bool entry_match(const struct hmap_node *node, const void *arg)
 	const struct user_entry *e = HMAP_ENTRY(node, struct user_entry, node);
 	const struct view *key = arg;
 	return e->key_len == key->len && memcmp(e->key, key->p, key->len) == 0;
+}
+
+/* The lock is taken by const readers too (a lookup may move buckets). */
+static void lock(const struct users *users)
+{
+	pthread_mutex_lock(&((struct users *)users)->lock);
+}
+
+static void unlock(const struct users *users)
+{
+	pthread_mutex_unlock(&((struct users *)users)->lock);
 }
 
 static struct user_entry *find(const struct users *users, struct view user, struct view domain)
@@ -173,8 +188,11 @@ int users_put(struct users *users, const struct store_user *user)
 	struct user_entry *e;
 	int rc = entry_new(user, &e);
 
-	if (rc == 0)
+	if (rc == 0) {
+		pthread_mutex_lock(&users->lock);
 		map_put(&users->map, e);
+		pthread_mutex_unlock(&users->lock);
+	}
 	return rc;
 }
 
@@ -222,8 +240,11 @@ int users_load(struct users *users, struct store *store)
 		map_clear(&fresh);
 		return rc;
 	}
-	map_clear(&users->map);
+	pthread_mutex_lock(&users->lock);
+	struct hmap old = users->map;
 	users->map = fresh;
+	pthread_mutex_unlock(&users->lock);
+	map_clear(&old);
 	return 0;
 }
 
@@ -236,24 +257,32 @@ int users_ha1(const struct users *users, struct view user, struct view domain,
 
 	if ((unsigned)alg >= DIGEST_ALG_COUNT)
 		return ENOENT;
-	e = find(users, user, domain);
-	if (!e)
-		return ENOENT;
 	n = digest_hex_len(alg) / 2;
-	for (size_t i = 0; i < n; i++) {
-		ha1[2 * i] = digits[e->ha1[alg][i] >> 4];
-		ha1[2 * i + 1] = digits[e->ha1[alg][i] & 15];
+	lock(users);
+	e = find(users, user, domain);
+	if (e) {
+		for (size_t i = 0; i < n; i++) {
+			ha1[2 * i] = digits[e->ha1[alg][i] >> 4];
+			ha1[2 * i + 1] = digits[e->ha1[alg][i] & 15];
+		}
+		ha1[2 * n] = '\0';
 	}
-	ha1[2 * n] = '\0';
-	return 0;
+	unlock(users);
+	return e ? 0 : ENOENT;
 }
 
 bool users_exists(const struct users *users, struct view user, struct view domain)
 {
-	return find(users, user, domain) != NULL;
+	lock(users);
+	bool found = find(users, user, domain) != NULL;
+	unlock(users);
+	return found;
 }
 
 size_t users_count(const struct users *users)
 {
-	return hmap_count(&users->map);
+	lock(users);
+	size_t n = hmap_count(&users->map);
+	unlock(users);
+	return n;
 }

@@ -12,7 +12,8 @@
  * Keys: the user part as given (case-sensitive, RFC 3261 §19.1.4) and the
  * domain in lower case. HA1s are kept as bytes, not hex.
  *
- * One table per event loop; not thread-safe.
+ * Shared by every worker loop: each call takes the table's mutex (a lookup
+ * is a hash and a compare; a reload builds the new table outside it).
  */
 #ifndef SIPD_CORE_USERS_H
 #define SIPD_CORE_USERS_H
