@@ -99,8 +99,8 @@ static const struct key_def keys[] = {
 	{ { "server", "log_level", "LEVEL", "info", "error, warn, info or debug.", false },
 	  KEY_LOG_LEVEL, 0, 0, 0 },
 	{ { "server", "workers", "N", "1",
-	    "Event-loop threads (this version runs one and warns when more are asked).", false },
-	  KEY_COUNT, FIELD(workers), 1, 64 },
+	    "Worker threads, each with its own event loop and SO_REUSEPORT sockets.", false },
+	  KEY_COUNT, FIELD(workers), 1, 16 },
 	{ { "timers", "t1", "DURATION", "500ms",
 	    "RFC 3261 T1, the round-trip time estimate: UDP retransmissions start at t1 and a "
 	    "transaction gives up after 64*t1.",

@@ -107,7 +107,7 @@ struct config {
 	socklen_t http_addr_len;
 
 	enum log_level log_level; /* default LOG_INFO; the caller applies it */
-	uint32_t workers;         /* event-loop threads, 1..64; default 1 */
+	uint32_t workers;         /* worker threads (event loops), 1..16; default 1 */
 
 	/* RFC 3261 §17 timers, ms. t2 >= t1 (config_validate). */
 	uint32_t t1_ms; /* default 500, 1 ms..10 s */

@@ -1,7 +1,10 @@
 /*
- * server.c - start and run the server: one event loop, the listeners of
- * the configuration, the transaction layer and the core; stop on SIGINT or
- * SIGTERM.
+ * server.c - start and run the server: server.workers worker threads, each
+ * with its event loop, its transport (every listener of the configuration
+ * bound once per worker with SO_REUSEPORT), its transaction layer and its
+ * core; the users, the location service and the store's writer are shared
+ * (DESIGN.md §3). Worker 0 runs on the main thread and takes the signals:
+ * SIGINT or SIGTERM stops every loop.
  *
  * Start-up contract (DESIGN.md §5): once every listener is bound, one line
  * "listening PROTO ADDR:PORT" per listener and then "ready" go to standard
@@ -21,6 +24,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,11 +39,31 @@
 
 #define FIRST_PASSWORD_LEN 16
 
-struct server {
+#define SERVER_MAX_WORKERS 16
+/* rounds of running what the stopped loops posted to each other */
+#define SERVER_DRAIN_ROUNDS 4
+
+struct server;
+
+struct worker {
+	struct server *s;
+	unsigned index;
 	struct loop *loop;
 	struct transport *tp;
 	struct txn_layer *txn;
 	struct core *core;
+	pthread_t thread;
+	bool running; /* its thread was started */
+	int rc;       /* what loop_run returned */
+};
+
+struct server {
+	struct worker w[SERVER_MAX_WORKERS];
+	unsigned workers;
+	struct transport *tps[SERVER_MAX_WORKERS];
+	struct core *cores[SERVER_MAX_WORKERS];
+	struct loop *loop; /* worker 0's */
+	struct core *core; /* worker 0's */
 	struct store *store;
 	char domain[CONFIG_DOMAIN_MAX];
 	char first_users[2][STORE_USER_MAX + FIRST_PASSWORD_LEN + 2]; /* "100 PASSWORD" */
@@ -49,20 +73,22 @@ struct server {
 
 static void on_packet(struct tp_packet *pkt, void *arg)
 {
-	struct server *s = arg;
-	txn_layer_receive(s->txn, pkt);
+	struct worker *w = arg;
+	txn_layer_receive(w->txn, pkt);
 }
 
 static int on_send(const struct tp_dest *dest, const struct iovec *iov, size_t iov_count, void *arg)
 {
-	struct server *s = arg;
-	return tp_send(s->tp, dest, iov, iov_count);
+	struct worker *w = arg;
+	return tp_send(w->tp, dest, iov, iov_count);
 }
 
 static void on_signal(int signo, void *arg)
 {
 	struct server *s = arg;
 	log_info("signal %d: stopping", signo);
+	for (unsigned i = 1; i < s->workers; i++)
+		(void)loop_stop_async(s->w[i].loop);
 	loop_stop(s->loop);
 }
 
@@ -137,7 +163,9 @@ static int bind_all(struct server *s, const struct config *cfg)
 
 		memcpy(&addr.u.ss, &l->addr, l->addr_len);
 		addr.len = l->addr_len;
-		int rc = transport_listen(s->tp, proto, &addr, &bound);
+		int rc = s->workers > 1 ? transport_probe(proto, &addr, &addr) : 0;
+		if (rc == 0)
+			rc = transport_listen(s->w[0].tp, proto, &addr, &bound);
 		if (rc == EPROTONOSUPPORT) {
 			fprintf(stderr, "sipd: listen %s: %s is not supported yet\n", l->text,
 				proto_word(proto));
@@ -153,7 +181,18 @@ static int bind_all(struct server *s, const struct config *cfg)
 			fprintf(stderr, "sipd: cannot listen on %s: %s\n", l->text, strerror(rc));
 			return 2;
 		}
-		rc = core_add_listener(s->core, proto, &bound);
+		/* the other workers on the very address (port 0 picked one) */
+		for (unsigned k = 1; k < s->workers && rc == 0; k++) {
+			struct tp_addr same;
+			rc = transport_listen(s->w[k].tp, proto, &bound, &same);
+		}
+		if (rc != 0) {
+			fprintf(stderr, "sipd: cannot listen on %s with %u workers: %s\n", l->text,
+				s->workers, strerror(rc));
+			return 2;
+		}
+		for (unsigned k = 0; k < s->workers && rc == 0; k++)
+			rc = core_add_listener(s->w[k].core, proto, &bound);
 		if (rc != 0)
 			log_warn("cannot list the local addresses of %s: %s", l->text, strerror(rc));
 		tp_addr_ip_string(&bound, ip, sizeof(ip));
@@ -242,6 +281,60 @@ static void redirect_domains(const struct config *cfg, struct core_config *cc)
 	}
 }
 
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = loop_run(w->loop);
+	if (w->rc != 0)
+		log_error("event loop of worker %u failed: %s", w->index, strerror(w->rc));
+	return NULL;
+}
+
+/* Workers 1.. on threads of their own, with every signal blocked (worker 0,
+ * the main thread, takes them). 0 or errno. */
+static int start_workers(struct server *s)
+{
+	sigset_t all, old;
+	int rc = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 1; i < s->workers && rc == 0; i++) {
+		rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
+		s->w[i].running = rc == 0;
+		if (rc == 0) {
+			char name[16]; /* the kernel's limit, NUL included */
+			snprintf(name, sizeof(name), "sipd-worker-%u", i % SERVER_MAX_WORKERS);
+			(void)pthread_setname_np(s->w[i].thread, name);
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Stop and join the worker threads, then run what the loops posted to
+ * each other meanwhile (so nothing handed over is left unfreed). Returns
+ * the first worker's loop error, or 0. */
+static int stop_workers(struct server *s)
+{
+	int rc = 0;
+
+	for (unsigned i = 1; i < s->workers; i++) {
+		if (!s->w[i].running)
+			continue;
+		(void)loop_stop_async(s->w[i].loop);
+		pthread_join(s->w[i].thread, NULL);
+		s->w[i].running = false;
+		if (s->w[i].rc != 0 && rc == 0)
+			rc = s->w[i].rc;
+	}
+	for (unsigned round = 0; round < SERVER_DRAIN_ROUNDS; round++)
+		for (unsigned i = 0; i < s->workers; i++)
+			if (s->w[i].loop)
+				loop_run_posted(s->w[i].loop);
+	return rc;
+}
+
 static uint32_t seconds(uint32_t ms)
 {
 	return ms / 1000;
@@ -287,9 +380,6 @@ int server_run(const struct config *cfg)
 			ccfg.algorithm_count++;
 		a += len + (a[len] == ',');
 	}
-	if (cfg->workers > 1)
-		log_warn("server.workers = %u: this version runs one event loop; the setting is "
-			 "kept for the multi-loop server to come", cfg->workers);
 	config_default_domain(cfg, s.domain, sizeof(s.domain));
 	ccfg.domains[0] = s.domain;
 	ccfg.domain_count = 1;
@@ -297,11 +387,19 @@ int server_run(const struct config *cfg)
 		ccfg.domains[ccfg.domain_count++] = cfg->domains[i];
 	redirect_domains(cfg, &ccfg);
 
-	rc = loop_alloc(&s.loop);
-	if (rc != 0) {
-		fprintf(stderr, "sipd: cannot start: %s\n", strerror(rc));
-		return 1;
+	s.workers = cfg->workers < 1 ? 1 : cfg->workers > SERVER_MAX_WORKERS ? SERVER_MAX_WORKERS
+									    : cfg->workers;
+	tcfg.reuseport = s.workers > 1;
+	for (unsigned i = 0; i < s.workers; i++) {
+		s.w[i].s = &s;
+		s.w[i].index = i;
+		rc = loop_alloc(&s.w[i].loop);
+		if (rc != 0) {
+			fprintf(stderr, "sipd: cannot start: %s\n", strerror(rc));
+			goto out;
+		}
 	}
+	s.loop = s.w[0].loop;
 	rc = store_open(&s.store, cfg->db, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "sipd: %s\n", rc == ENOMEM ? "out of memory" : err);
@@ -313,16 +411,28 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "sipd: cannot create the first users: %s\n", strerror(rc));
 		goto out;
 	}
-	rc = store_attach(s.store, s.loop);
-	if (rc == 0)
-		rc = transport_alloc(&s.tp, s.loop, &tcfg, on_packet, &s);
-	if (rc == 0)
-		rc = core_alloc(&s.core, &ccfg, s.loop, s.store);
-	if (rc == 0) {
-		core_txn_handlers(s.core, &handlers);
-		rc = txn_layer_alloc(&s.txn, loop_timers(s.loop), &xcfg, on_send, &s, &handlers);
+	for (unsigned i = 0; i < s.workers && rc == 0; i++)
+		rc = store_attach(s.store, s.w[i].loop);
+	for (unsigned i = 0; i < s.workers && rc == 0; i++) {
+		struct worker *w = &s.w[i];
+		rc = transport_alloc(&w->tp, w->loop, &tcfg, on_packet, w);
 		if (rc == 0)
-			core_attach(s.core, s.tp, s.txn);
+			rc = i == 0 ? core_alloc(&w->core, &ccfg, w->loop, s.store)
+				    : core_alloc_worker(&w->core, s.w[0].core, w->loop);
+		if (rc == 0) {
+			core_txn_handlers(w->core, &handlers);
+			rc = txn_layer_alloc(&w->txn, loop_timers(w->loop), &xcfg, on_send, w,
+					     &handlers);
+			if (rc == 0)
+				core_attach(w->core, w->tp, w->txn);
+		}
+		s.tps[i] = w->tp;
+		s.cores[i] = w->core;
+	}
+	s.core = s.w[0].core;
+	for (unsigned i = 0; i < s.workers && rc == 0; i++) {
+		transport_set_siblings(s.w[i].tp, s.tps, s.workers);
+		core_set_workers(s.w[i].core, s.cores, s.workers, i);
 	}
 	if (rc == 0)
 		rc = loop_signal(s.loop, SIGINT, on_signal, &s);
@@ -335,24 +445,37 @@ int server_run(const struct config *cfg)
 	status = bind_all(&s, cfg);
 	if (status != 0)
 		goto out;
+	rc = start_workers(&s);
+	if (rc != 0) {
+		fprintf(stderr, "sipd: cannot start the worker threads: %s\n", strerror(rc));
+		status = 1;
+		goto out;
+	}
 	print_first_users(&s);
 	printf("ready\n");
 	fflush(stdout);
-	log_info("sipd ready with %u listener(s); domain %s; %zu user(s), %zu binding(s)",
-		 cfg->listen_count, s.domain, core_user_count(s.core), core_binding_count(s.core));
+	log_info("sipd ready with %u listener(s), %u worker(s); domain %s; %zu user(s), "
+		 "%zu binding(s)", cfg->listen_count, s.workers, s.domain, core_user_count(s.core),
+		 core_binding_count(s.core));
 	rc = loop_run(s.loop);
 	status = rc == 0 ? 0 : 1;
 	if (rc != 0)
 		log_error("event loop failed: %s", strerror(rc));
 out:
+	if (stop_workers(&s) != 0)
+		status = 1;
 	/* Transactions first: they hold packets that hold connections. The
 	 * store next: queued writes are committed, unanswered registrations
-	 * dropped (the core frees them, with the transactions they hold). */
-	txn_layer_free(s.txn);
+	 * dropped (the cores free them, with the transactions they hold). */
+	for (unsigned i = 0; i < s.workers; i++)
+		txn_layer_free(s.w[i].txn);
 	store_close(s.store);
-	core_free(s.core);
-	transport_free(s.tp);
-	loop_free(s.loop);
+	for (unsigned i = s.workers; i-- > 0;)
+		core_free(s.w[i].core); /* the first core last: the others share its parts */
+	for (unsigned i = 0; i < s.workers; i++)
+		transport_free(s.w[i].tp);
+	for (unsigned i = 0; i < s.workers; i++)
+		loop_free(s.w[i].loop);
 	fflush(stdout);
 	return status;
 }

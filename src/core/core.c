@@ -173,6 +173,7 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	}
 	core->loop = loop;
 	core->store = store;
+	core->worker_count = 1;
 	timer_init(&core->users_timer);
 	struct auth_config acfg = { .nonce_lifetime_s = core->cfg.nonce_lifetime_s,
 				    .allow_no_qop = core->cfg.allow_no_qop,
@@ -207,6 +208,48 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	return 0;
 }
 
+int core_alloc_worker(struct core **out, struct core *first, struct loop *loop)
+{
+	struct core *core;
+	int rc;
+
+	if (!first || first->first || !loop)
+		return EINVAL;
+	core = calloc(1, sizeof(*core));
+	if (!core)
+		return ENOMEM;
+	core->cfg = first->cfg;
+	memcpy(core->domains, first->domains, sizeof(core->domains));
+	for (unsigned i = 0; i < core->cfg.domain_count; i++)
+		core->cfg.domains[i] = core->domains[i];
+	core->first = first;
+	core->loop = loop;
+	core->store = first->store;
+	core->users = first->users;
+	core->loc = first->loc;
+	core->auth = first->auth;
+	core->worker_count = 1;
+	timer_init(&core->users_timer);
+	memcpy(core->self, first->self, sizeof(core->self));
+	core->self_count = first->self_count;
+	rc = random_bytes(&core->tag_key, sizeof(core->tag_key));
+	if (rc == 0)
+		rc = proxy_alloc(&core->proxy, core);
+	if (rc != 0) {
+		core_free(core);
+		return rc;
+	}
+	*out = core;
+	return 0;
+}
+
+void core_set_workers(struct core *core, struct core **all, unsigned count, unsigned index)
+{
+	core->workers = all;
+	core->worker_count = count;
+	core->worker = index;
+}
+
 void core_free(struct core *core)
 {
 	if (!core)
@@ -214,9 +257,11 @@ void core_free(struct core *core)
 	timer_cancel(&core->users_timer);
 	proxy_free(core->proxy);
 	registrar_free_pending(core);
-	location_free(core->loc);
-	auth_free(core->auth);
-	users_free(core->users);
+	if (!core->first) {
+		location_free(core->loc);
+		auth_free(core->auth);
+		users_free(core->users);
+	}
 	free(core);
 }
 
@@ -525,9 +570,51 @@ static void on_cancel(struct txn *cancel_st, struct txn *invite_st, struct tp_pa
 		reply(core, invite_st, 487, NULL, NULL);
 }
 
+struct handover {
+	struct core *core;
+	struct tp_packet *pkt;
+};
+
+/* On the worker that sent the request: its client transaction's answer. */
+static void handover_run(void *arg)
+{
+	struct handover *h = arg;
+	txn_layer_receive(h->core->txn, h->pkt);
+	obj_unref(h->pkt);
+	free(h);
+}
+
+/* A response for a branch of another worker goes to that worker's loop
+ * (a copy: the packet and its connection stay with this loop). */
+static bool handed_over(struct core *core, struct tp_packet *pkt)
+{
+	unsigned w;
+	struct handover *h;
+
+	if (core->worker_count < 2 || !proxy_branch_worker(pkt->msg.via.branch, &w) ||
+	    w == core->worker || w >= core->worker_count)
+		return false;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return true; /* one allocation failure costs one message */
+	h->core = core->workers[w];
+	h->pkt = tp_packet_copy(pkt);
+	log_debug("response %u %.*s handed to worker %u", pkt->msg.status,
+		  (int)pkt->msg.via.branch.len, pkt->msg.via.branch.p, w);
+	if (!h->pkt || loop_post(h->core->loop, handover_run, h) != 0) {
+		if (h->pkt)
+			obj_unref(h->pkt);
+		free(h);
+	}
+	return true;
+}
+
 static void on_stray_response(struct tp_packet *pkt, void *arg)
 {
 	struct core *core = arg;
+
+	if (handed_over(core, pkt))
+		return;
 	proxy_stray_response(core->proxy, pkt);
 }
 

@@ -64,8 +64,22 @@ struct core;
  */
 int core_alloc(struct core **core, const struct core_config *cfg, struct loop *loop,
 	       struct store *store);
+/*
+ * The core of another worker loop: it shares first's users, location
+ * service, authentication state and store (each guarded for the loops:
+ * see users.h, location.h, auth.h, store.h) and has its own proxy state,
+ * pending registrations and To-tag key. The store must be attached to loop
+ * too. The users reload and the expiry sweep run on first's loop.
+ */
+int core_alloc_worker(struct core **core, struct core *first, struct loop *loop);
+/* Every worker's core (index = worker), this one at index; the array must
+ * outlive the cores. A response to a request sent by another worker (the
+ * kernel spreads datagrams over the SO_REUSEPORT sockets by address, not
+ * by transaction) is handed to that worker's loop. Before the loops run. */
+void core_set_workers(struct core *core, struct core **all, unsigned count, unsigned index);
 /* Answers nothing more; pending registrations are dropped unanswered.
- * Call after the transaction layer is freed and the store closed. */
+ * Call after the transaction layer is freed and the store closed; a first
+ * core after every worker core that shares its parts. */
 void core_free(struct core *core);
 
 /* The transport and the transaction layer the proxy sends through (after

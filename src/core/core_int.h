@@ -23,7 +23,11 @@ struct core_self {
 	uint16_t port;
 };
 
-struct reg_pending; /* registrar.c */
+struct reg_pending; /* proxy.c: the worker loop whose branch this is (sipd's branches carry
+ * it), or false for a branch that is not sipd's. */
+bool proxy_branch_worker(struct view branch, unsigned *worker);
+
+/* registrar.c */
 struct proxy;       /* proxy.c */
 
 struct core {
@@ -49,6 +53,13 @@ struct core {
 	struct transport *tp;  /* core_attach */
 	struct txn_layer *txn; /* core_attach */
 	struct proxy *proxy;
+
+	/* worker loops: the first core owns users, loc, auth and the users
+	 * timer; the others (core_alloc_worker) share them */
+	struct core *first;    /* NULL for the first */
+	struct core **workers; /* core_set_workers: every worker's core */
+	unsigned worker_count; /* 1 when alone */
+	unsigned worker;       /* this core's index in workers[] */
 };
 
 /* Answer st: a fresh To tag, the extra header lines (each ending in CRLF,
@@ -70,6 +81,10 @@ void core_log_final(struct core *core, const struct tp_packet *req, unsigned sta
 		    struct view reason);
 /* Wall-clock seconds. */
 int64_t core_now_s(void);
+
+/* proxy.c: the worker loop whose branch this is (sipd's branches carry
+ * it), or false for a branch that is not sipd's. */
+bool proxy_branch_worker(struct view branch, unsigned *worker);
 
 /* registrar.c */
 void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt);

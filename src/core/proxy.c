@@ -65,6 +65,8 @@
 #define PROXY_RR_MAX 128
 #define PROXY_DEFAULT_MAX_FORWARDS 70
 #define PROXY_BRANCH_PREFIX "z9hG4bKsd"
+/* The branch's last hex digit is the worker loop that sent it. */
+#define PROXY_WORKER_BITS 4
 #define PROXY_LOOP_HEX 16
 
 enum branch_state {
@@ -297,12 +299,13 @@ static bool binding_dest(struct core *core, const struct sip_msg *m, const struc
 	if (ulen <= 0)
 		return false;
 	snprintf(key, sizeof(key), "%.*s@%s", (int)ulen, user, domain);
+	location_lock(core->loc);
 	struct loc_binding *b = location_binding_find(location_find(core->loc, view_from_cstr(key)),
 						       target);
-	if (!b)
-		return false;
-	binding_target(core, b, dest);
-	return true;
+	if (b)
+		binding_target(core, b, dest);
+	location_unlock(core->loc);
+	return b != NULL;
 }
 
 /* Credentials for a realm of sipd's are not forwarded (RFC 3261 §22.3):
@@ -745,7 +748,8 @@ static int branch_start(struct branch *b)
 	if (rc == 0) {
 		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=" PROXY_BRANCH_PREFIX "%s.%llx;rport",
 			 proto_upper(b->dest.proto), hostport, ctx->loop_hash,
-			 (unsigned long long)++ctx->proxy->branch_counter);
+			 (unsigned long long)(++ctx->proxy->branch_counter << PROXY_WORKER_BITS |
+					      ctx->core->worker));
 		rc = sip_edit_insert_via(&e, view_from_cstr(via));
 	}
 	if (rc == 0)
@@ -1095,17 +1099,22 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			return;
 		}
 		snprintf(aor_key, sizeof(aor_key), "%s@%s", user, rdomain);
+		location_lock(core->loc); /* the bindings are copied into the branches */
 		struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 		if (!aor) {
+			location_unlock(core->loc);
 			reply(core, st, 480, NULL);
 			return;
 		}
 		if (redirect_domain(core, rdomain)) {
 			redirect(core, st, aor);
+			location_unlock(core->loc);
 			return;
 		}
 		ctx = ctx_new(p, st, pkt, aor->count);
-		if (!ctx || targets_from_location(ctx, aor) != 0)
+		rc = ctx ? targets_from_location(ctx, aor) : ENOMEM;
+		location_unlock(core->loc);
+		if (rc != 0)
 			goto oom_ctx;
 	} else if (target_uri->scheme == SIP_URI_SIP || target_uri->scheme == SIP_URI_SIPS) {
 		struct tp_dest dest;
@@ -1229,6 +1238,21 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 	if (rc != 0)
 		log_debug("ACK (Call-ID %.*s) not forwarded: %s", (int)m->call_id.len, m->call_id.p,
 			  strerror(rc));
+}
+
+bool proxy_branch_worker(struct view branch, unsigned *worker)
+{
+	size_t plen = sizeof(PROXY_BRANCH_PREFIX) - 1;
+	int digit;
+
+	if (branch.len <= plen + PROXY_LOOP_HEX + 1 || memcmp(branch.p, PROXY_BRANCH_PREFIX, plen) != 0)
+		return false;
+	char c = branch.p[branch.len - 1];
+	digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	if (digit < 0)
+		return false;
+	*worker = (unsigned)digit;
+	return true;
 }
 
 void proxy_stray_response(struct proxy *p, struct tp_packet *pkt)

@@ -51,10 +51,35 @@ static bool conn_match(const struct hmap_node *node, const void *arg)
 	return !c->closed && tp_addr_equal(&c->peer, arg);
 }
 
+/* The owner loop's lookup: a live connection it may use. */
 static struct tp_conn *conn_find(struct transport *tp, const struct tp_addr *peer)
 {
+	pthread_mutex_lock(&tp->conns_lock);
 	struct hmap_node *n = hmap_find(&tp->conns, peer_hash(tp, peer), conn_match, peer);
+	pthread_mutex_unlock(&tp->conns_lock);
 	return n ? HMAP_ENTRY(n, struct tp_conn, by_peer) : NULL;
+}
+
+/* Another loop's lookup: only whether the owner has one (peer never
+ * changes; the owner unlinks a connection under the lock as it closes). */
+static bool peer_match(const struct hmap_node *node, const void *arg)
+{
+	return tp_addr_equal(&HMAP_ENTRY(node, const struct tp_conn, by_peer)->peer, arg);
+}
+
+struct transport *tp_tcp_owner(struct transport *tp, const struct tp_addr *peer)
+{
+	for (unsigned i = 0; i < tp->sibling_count; i++) {
+		struct transport *o = tp->siblings[i];
+		if (o == tp)
+			continue;
+		pthread_mutex_lock(&o->conns_lock);
+		bool found = hmap_find(&o->conns, peer_hash(o, peer), peer_match, peer) != NULL;
+		pthread_mutex_unlock(&o->conns_lock);
+		if (found)
+			return o;
+	}
+	return NULL;
 }
 
 static void ip_of(const struct tp_addr *a, struct tp_addr *ip)
@@ -127,7 +152,9 @@ void tp_conn_close(struct tp_conn *conn, const char *why)
 	loop_io_remove(tp->loop, &conn->io);
 	close(conn->fd);
 	conn->fd = -1;
+	pthread_mutex_lock(&tp->conns_lock);
 	hmap_remove(&tp->conns, &conn->by_peer);
+	pthread_mutex_unlock(&tp->conns_lock);
 	ip_release(tp, conn->ip);
 	conn->ip = NULL;
 	tp->conn_count--;
@@ -189,7 +216,9 @@ static struct tp_conn *conn_add(struct transport *tp, int fd, const struct tp_ad
 		obj_unref(conn);
 		return NULL;
 	}
+	pthread_mutex_lock(&tp->conns_lock);
 	hmap_insert(&tp->conns, &conn->by_peer, peer_hash(tp, peer));
+	pthread_mutex_unlock(&tp->conns_lock);
 	tp->conn_count++;
 	timer_start(loop_timers(tp->loop), &conn->idle_timer, tp->cfg.tcp_idle_timeout_ms,
 		    idle_expired, conn);
@@ -498,6 +527,11 @@ int tp_tcp_listen(struct transport *tp, struct tp_listener *l)
 	if (fd < 0)
 		return errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (tp->cfg.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
 	if (l->addr.u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, &l->addr.u.sa, l->addr.len) != 0 || listen(fd, TCP_BACKLOG) != 0 ||
@@ -535,13 +569,66 @@ static int tcp_connect(struct transport *tp, const struct tp_addr *peer, struct 
 	return 0;
 }
 
+/* A message for a connection another worker loop owns: written there. */
+struct remote_send {
+	struct transport *owner;
+	struct tp_addr peer;
+	size_t len;
+	char data[];
+};
+
+static void remote_send_run(void *arg)
+{
+	struct remote_send *rs = arg;
+	struct tp_dest dest = { .proto = TP_TCP, .addr = rs->peer };
+	struct iovec iov = { .iov_base = rs->data, .iov_len = rs->len };
+
+	if (tp_send(rs->owner, &dest, &iov, 1) != 0)
+		log_debug("tcp send handed over from another loop failed");
+	free(rs);
+}
+
+static int remote_send(struct transport *owner, const struct tp_addr *peer,
+		       const struct iovec *iov, size_t iov_count)
+{
+	size_t len = 0;
+	struct remote_send *rs;
+
+	for (size_t i = 0; i < iov_count; i++)
+		len += iov[i].iov_len;
+	rs = malloc(sizeof(*rs) + len);
+	if (!rs)
+		return ENOMEM;
+	rs->owner = owner;
+	rs->peer = *peer;
+	rs->len = 0;
+	for (size_t i = 0; i < iov_count; i++) {
+		memcpy(rs->data + rs->len, iov[i].iov_base, iov[i].iov_len);
+		rs->len += iov[i].iov_len;
+	}
+	int rc = loop_post(owner->loop, remote_send_run, rs);
+	char ip[48];
+	tp_addr_ip_string(peer, ip, sizeof(ip));
+	log_debug("tcp send handed to the loop of its connection %s:%u", ip, tp_addr_port(peer));
+	if (rc != 0)
+		free(rs);
+	return rc;
+}
+
 int tp_tcp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
 		size_t iov_count)
 {
 	struct tp_conn *conn = dest->conn;
 
+	if (conn && conn->tp != tp)
+		conn = NULL; /* not this loop's to write */
 	if (!conn || conn->closed)
 		conn = conn_find(tp, &dest->addr);
+	if (!conn) {
+		struct transport *owner = tp_tcp_owner(tp, &dest->addr);
+		if (owner)
+			return remote_send(owner, &dest->addr, iov, iov_count);
+	}
 	if (!conn) {
 		int rc = tcp_connect(tp, &dest->addr, &conn);
 		if (rc != 0)

@@ -4,6 +4,8 @@
 #ifndef SIPD_TRANSPORT_TP_INT_H
 #define SIPD_TRANSPORT_TP_INT_H
 
+#include <pthread.h>
+
 #include "base/buf.h"
 #include "base/hashmap.h"
 #include "base/log.h"
@@ -59,9 +61,15 @@ struct transport {
 	void *arg;
 	struct tp_listener *listeners[TP_MAX_LISTENERS];
 	unsigned listener_count;
-	struct hmap conns; /* struct tp_conn by peer address */
+	/* struct tp_conn by peer address. Sibling loops look a peer up here
+	 * (tp_send to a connection another loop owns), so every access takes
+	 * conns_lock (a lookup may move buckets). */
+	pthread_mutex_t conns_lock;
+	struct hmap conns;
 	struct hmap ips;   /* struct ip_count by IP */
 	size_t conn_count;
+	struct transport **siblings; /* transport_set_siblings; includes this one */
+	unsigned sibling_count;
 	struct transport_stats stats;
 	struct log_ratelimit bad_log;
 	/* UDP receive buffers, shared by the UDP listeners (one loop thread) */
@@ -93,5 +101,7 @@ void tp_conn_close(struct tp_conn *conn, const char *why);
 void tp_conns_close_all(struct transport *tp);
 
 bool tp_tcp_has_conn(struct transport *tp, const struct tp_addr *peer);
+/* Another loop's transport with a live connection to peer, or NULL. */
+struct transport *tp_tcp_owner(struct transport *tp, const struct tp_addr *peer);
 
 #endif

@@ -78,6 +78,8 @@ int transport_alloc(struct transport **out, struct loop *loop, const struct tran
 	rc = tp->udp_bufs ? 0 : ENOMEM;
 	if (rc == 0)
 		rc = hmap_init(&tp->conns, 64);
+	if (rc == 0)
+		pthread_mutex_init(&tp->conns_lock, NULL);
 	if (rc == 0) {
 		rc = hmap_init(&tp->ips, 64);
 		if (rc != 0)
@@ -104,9 +106,58 @@ void transport_free(struct transport *tp)
 		free(l);
 	}
 	hmap_fini(&tp->conns);
+	pthread_mutex_destroy(&tp->conns_lock);
 	hmap_fini(&tp->ips);
 	free(tp->udp_bufs);
 	free(tp);
+}
+
+int transport_probe(enum tp_proto proto, const struct tp_addr *addr, struct tp_addr *bound)
+{
+	int one = 1;
+	int fd = socket(addr->u.sa.sa_family,
+			(proto == TP_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (proto != TP_UDP && proto != TP_TCP)
+		return EPROTONOSUPPORT;
+	if (fd < 0)
+		return errno;
+	if (proto != TP_UDP)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->u.sa.sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	*bound = *addr;
+	if (bind(fd, &addr->u.sa, addr->len) != 0 ||
+	    getsockname(fd, &bound->u.sa, &bound->len) != 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+void transport_set_siblings(struct transport *tp, struct transport **all, unsigned count)
+{
+	tp->siblings = all;
+	tp->sibling_count = count;
+}
+
+struct tp_packet *tp_packet_copy(const struct tp_packet *pkt)
+{
+	struct tp_packet *copy = tp_packet_alloc(pkt->data, pkt->len);
+	struct sip_error err;
+	size_t used;
+
+	if (!copy)
+		return NULL;
+	copy->proto = pkt->proto;
+	copy->src = pkt->src;
+	copy->listener = pkt->listener;
+	copy->received_ms = pkt->received_ms;
+	if (tp_packet_decode(copy, SIP_FRAMING_DGRAM, &used, &err) != 0) {
+		obj_unref(copy);
+		return NULL;
+	}
+	return copy;
 }
 
 int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
@@ -296,5 +347,6 @@ int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest)
 
 bool tp_has_conn(struct transport *tp, enum tp_proto proto, const struct tp_addr *peer)
 {
-	return tp_proto_reliable(proto) && tp_tcp_has_conn(tp, peer);
+	return tp_proto_reliable(proto) &&
+	       (tp_tcp_has_conn(tp, peer) || tp_tcp_owner(tp, peer) != NULL);
 }

@@ -14,7 +14,11 @@
  * RFC 3261 §18.2.2) and the local UDP socket to send from.
  *
  * Threads: a transport belongs to one event loop; everything here runs on
- * that loop's thread.
+ * that loop's thread. With several worker loops each has its transport,
+ * bound to the same addresses with SO_REUSEPORT (the kernel spreads UDP
+ * peers and TCP connections over them); transport_set_siblings tells each
+ * about the others, so that a send to a TCP connection another loop owns
+ * is handed to that loop (loop_post) instead of opening a second one.
  */
 #ifndef SIPD_TRANSPORT_TRANSPORT_H
 #define SIPD_TRANSPORT_TRANSPORT_H
@@ -110,6 +114,8 @@ struct transport_config {
 	uint32_t max_connections_per_ip; /* streams from (or to) one IP address */
 	uint32_t tcp_idle_timeout_ms;    /* close a connection silent this long */
 	uint32_t tcp_message_timeout_ms; /* time to receive one whole message */
+	bool reuseport;                  /* SO_REUSEPORT on every listener: one per
+					    worker loop on the same address */
 	const char *allow;               /* methods for the Allow of a 501 to a
 					    malformed request; static; may be NULL */
 };
@@ -138,6 +144,15 @@ void transport_free(struct transport *tp);
  * one). Returns 0 or errno (EADDRINUSE, EACCES, EPROTONOSUPPORT, ...). */
 int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
 		     struct tp_addr *bound);
+/* Whether addr is free for proto, by binding a plain socket (no
+ * SO_REUSEPORT) and closing it: with SO_REUSEPORT on every listener, a
+ * second server of the same user would otherwise share a port in use
+ * instead of failing. *bound gets the address (port 0 picks one). 0 or
+ * the errno of the bind (EADDRINUSE, ...). */
+int transport_probe(enum tp_proto proto, const struct tp_addr *addr, struct tp_addr *bound);
+/* The transports of every worker loop, this one included (the array must
+ * outlive them). Call before the loops run. */
+void transport_set_siblings(struct transport *tp, struct transport **all, unsigned count);
 const struct transport_stats *transport_stats(const struct transport *tp);
 /* Live stream connections. */
 size_t transport_conn_count(const struct transport *tp);
@@ -163,6 +178,10 @@ int tp_dest_from_via(const struct sip_via *via, struct tp_dest *dest);
 
 /* A live stream connection with this peer exists (false for UDP). */
 bool tp_has_conn(struct transport *tp, enum tp_proto proto, const struct tp_addr *peer);
+
+/* A decoded copy of pkt (same bytes, source, protocol and listener; no
+ * connection), to hand a message to another worker loop; NULL on ENOMEM. */
+struct tp_packet *tp_packet_copy(const struct tp_packet *pkt);
 
 /* Send. Returns 0, or an errno (ECONNREFUSED, EMSGSIZE, ENOTCONN, ...). A
  * stream destination with no live connection opens one. */

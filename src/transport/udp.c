@@ -92,6 +92,11 @@ int tp_udp_listen(struct transport *tp, struct tp_listener *l)
 		return errno;
 	if (l->addr.u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (tp->cfg.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
 	/* Room for bursts: the default (about 200 KB) drops datagrams when a
 	 * few thousand arrive while the loop is busy. SO_RCVBUFFORCE passes
 	 * net.core.rmem_max when sipd may (CAP_NET_ADMIN); else the kernel

@@ -103,6 +103,10 @@ class Sipd:
         cmd += ["--db", self.db or "sqlite:" + os.path.join(self.tmpdir, "sipd.db"), "--http", "off"]
         for key, value in self.settings.items():
             cmd += ["--set", "%s=%s" % (key, value)]
+        # the suites that run again with several worker loops (meson.build)
+        workers = os.environ.get("SIPD_TEST_WORKERS")
+        if workers and "server.workers" not in self.settings:
+            cmd += ["--set", "server.workers=" + workers]
         level = os.environ.get("SIPD_TEST_LOG_LEVEL")
         if level:
             cmd += ["--log-level", level]

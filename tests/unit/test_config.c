@@ -688,11 +688,11 @@ static const struct flags_case flags_cases[] = {
 	{ .name = "t2 equal t1", .args = { "--set", "timers.t2=1s", "--set", "timers.t1=1000ms" },
 	  .rc = CONFIG_OK, .fields = { "timers.t1=1000", "timers.t2=1000" } },
 	{ .name = "workers 0", .args = { "--set", "server.workers=0" }, .rc = CONFIG_USAGE_ERROR,
-	  .err = "sipd: bad value '0' for server.workers (a whole number from 1 to 64)\n" },
-	{ .name = "workers 65", .args = { "--set", "server.workers=65" }, .rc = CONFIG_USAGE_ERROR,
-	  .err = "(a whole number from 1 to 64)" },
-	{ .name = "workers 64", .args = { "--set", "server.workers=64" }, .rc = CONFIG_OK,
-	  .fields = { "server.workers=64" } },
+	  .err = "sipd: bad value '0' for server.workers (a whole number from 1 to 16)\n" },
+	{ .name = "workers 17", .args = { "--set", "server.workers=17" }, .rc = CONFIG_USAGE_ERROR,
+	  .err = "(a whole number from 1 to 16)" },
+	{ .name = "workers 16", .args = { "--set", "server.workers=16" }, .rc = CONFIG_OK,
+	  .fields = { "server.workers=16" } },
 	{ .name = "workers -1", .args = { "--set", "server.workers=-1" }, .rc = CONFIG_USAGE_ERROR,
 	  .err = "server.workers" },
 	{ .name = "message size low", .args = { "--set", "limits.max_message_size=1023" },
@@ -1173,7 +1173,7 @@ static const struct file_case file_cases[] = {
 	FILE_BAD("no =", "[server]\njust words\n", ":2: expected 'key = value' or '[section]'\n"),
 	FILE_BAD("no key", "[server]\n = x\n", ":2: missing key before '='\n"),
 	FILE_BAD("empty value", "[server]\nworkers =\n",
-		 ":2: bad value '' for server.workers (a whole number from 1 to 64)\n"),
+		 ":2: bad value '' for server.workers (a whole number from 1 to 16)\n"),
 	FILE_BAD("duplicate", "[server]\nworkers = 2\nworkers = 3\n",
 		 ":3: server.workers given twice (first on line 2)\n"),
 	FILE_BAD("duplicate across sections", "[server]\nworkers = 2\n[timers]\n[server]\nworkers = 2\n",
@@ -1462,7 +1462,7 @@ static void test_help(void **state)
 	}
 	assert_non_null(strstr(text, "Default: 500ms."));
 	assert_non_null(strstr(text, "Range from 1ms to 10s."));
-	assert_non_null(strstr(text, "Range from 1 to 64."));
+	assert_non_null(strstr(text, "Range from 1 to 16."));
 	assert_non_null(strstr(text, "  auth.allow_no_qop = true|false\n"));
 	assert_non_null(strstr(text, "Default: false."));
 
