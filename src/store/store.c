@@ -72,6 +72,7 @@ struct store_sink {
 	int event_fd;
 	struct store_op *done_head, *done_tail; /* guarded by store->lock */
 	bool woken; /* the writer wrote event_fd for this batch */
+	bool kick_queued; /* loop thread: a kick is deferred to the end of the turn */
 };
 
 struct store {
@@ -93,6 +94,8 @@ struct store {
 	struct store_op *queue_head, *queue_tail;
 	bool stop;
 };
+
+static void kick(void *arg);
 
 static int db_err(sqlite3 *db, const char *what)
 {
@@ -307,6 +310,7 @@ void store_close(struct store *s)
 		/* Committed, not delivered: dropped (see the file comment). */
 		for (unsigned i = 0; i < s->sink_count; i++) {
 			struct store_sink *k = &s->sinks[i];
+			loop_defer_cancel(k->loop, kick, k);
 			loop_io_remove(k->loop, &k->io);
 			op_list_free(k->done_head);
 			k->done_head = k->done_tail = NULL;
@@ -763,17 +767,42 @@ static struct store_sink *sink_of_caller(struct store *s)
 	return &s->sinks[0];
 }
 
+/* End of a loop turn: wake the writer for everything the turn queued. */
+static void kick(void *arg)
+{
+	struct store_sink *k = arg;
+
+	k->kick_queued = false;
+	pthread_mutex_lock(&k->store->lock);
+	pthread_cond_signal(&k->store->cond);
+	pthread_mutex_unlock(&k->store->lock);
+}
+
+/* Writes queued by a loop wake the writer once, at the end of the loop's
+ * turn: a burst of datagrams read in one turn is one transaction and one
+ * fsync, not one for the first write and one for the rest. A caller that
+ * runs no loop wakes it at once. */
 static int enqueue(struct store *s, struct store_op *op)
 {
-	op->sink = sink_of_caller(s);
+	struct store_sink *k = sink_of_caller(s);
+	bool now = loop_current() != k->loop;
+
+	op->sink = k;
 	pthread_mutex_lock(&s->lock);
 	if (s->queue_tail)
 		s->queue_tail->next = op;
 	else
 		s->queue_head = op;
 	s->queue_tail = op;
-	pthread_cond_signal(&s->cond);
+	if (now)
+		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (!now && !k->kick_queued) {
+		if (loop_defer(k->loop, kick, k) == 0)
+			k->kick_queued = true;
+		else
+			kick(k);
+	}
 	return 0;
 }
 
