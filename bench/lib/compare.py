@@ -11,6 +11,11 @@ What it does (bench/README.md has the why of each choice):
                     message_noauth, call_noauth at each rate
   memory (sipd): RSS and time to "ready" with 0, 100,000 and 1,000,000
     bindings, written straight into its SQLite database
+  worker threads (sipd): with server.workers=1 and =2, each on a fresh
+    sipd, the highest sustained rate of message_noauth and reg_auth: the
+    offered rate climbs in steps (short runs) until a step fails; server
+    and SIPp CPU from /proc tell whether SIPp was the limit
+    (--workers-only runs just this part)
   report: median over the rounds of each figure, the sipd/Kamailio ratio of
     each, in bench/results/<date>-<commit>[-quick].{md,json}
 
@@ -53,6 +58,26 @@ SETUP_RATE = 2000      # registrations/s of the setup pass
 SETTLE_S = 0.5         # CPU window extends this far past the end of the load
 PAUSE_S = 1.0          # idle time between runs
 MEMORY_SETTLE_S = 1.0  # from "ready" to the RSS reading
+
+# worker threads: the highest sustained rate with server.workers = 1 and 2
+WORKERS_SCENARIOS = ("message_noauth", "reg_auth")
+WORKERS_COUNTS = (1, 2)
+# 2-core VM, commit 62e578a: message_noauth passes 32,000/s with sipd at half a
+# core, reg_auth stops near 32,000/s with the caller SIPp at its core; steps to
+# 12,000/s would find no limit at all (bench/README.md)
+WORKERS_RATES = (2000, 4000, 8000, 16000, 24000, 32000, 48000, 64000)
+WORKERS_RATES_QUICK = (4000, 8000, 16000, 32000, 48000)
+WORKERS_STEP_S = 8.0         # seconds of load per step (quick: 5)
+WORKERS_STEP_S_QUICK = 5.0
+WORKERS_SOCKETS = 16         # source sockets of the load SIPp (1 = a single port)
+SUSTAINED_SHARE = 0.97       # achieved / offered for a step to count as sustained
+SATURATED_PCT = 90.0         # % of one core: a SIPp process or a server thread at its limit
+CORES_FULL_IDLE_PCT = 10.0   # machine idle below this % of one core: every core was busy
+WINDOW_SKIP_S = 1.0          # CPU window: from this long after the load starts...
+WINDOW_TAIL_S = 0.5          # ...to this long before its last scheduled call
+STEP_GRACE_S = 10.0          # a step still running this long after its last call is stopped
+DISTURBED_PCT = 25.0         # % of a core used by the rest of the machine: a failed step
+                             # is run once more
 
 _children = []         # every SIPp still running, for the exit path
 _server = None         # the server currently running
@@ -101,9 +126,18 @@ def cmd_output(argv):
         return ""
 
 
-def git_commit():
-    commit = cmd_output(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]) or "unknown"
-    dirty = cmd_output(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
+def git_commit(binary=None):
+    """The commit of the tree the sipd binary was built in (a worktree or
+    copy elsewhere, e.g. SIPD_BINARY), else of this repository; -dirty
+    when its src/ or build files have uncommitted changes."""
+    repo = REPO
+    if binary:
+        top = cmd_output(["git", "-C", os.path.dirname(os.path.abspath(binary)),
+                          "rev-parse", "--show-toplevel"])
+        if top and os.path.isdir(top):
+            repo = top
+    commit = cmd_output(["git", "-C", repo, "rev-parse", "--short", "HEAD"]) or "unknown"
+    dirty = cmd_output(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no",
                         "--", "src", "meson.build", "meson_options.txt"])
     return commit + ("-dirty" if dirty else "")
 
@@ -120,6 +154,7 @@ class Bench:
         self.seq = 0
         self.runs = []
         self.problems = []
+        self.workers_result = None  # the worker-threads part, filled as it goes
 
     # -- pieces -------------------------------------------------------------
     def new_dir(self, tag):
@@ -133,9 +168,10 @@ class Bench:
         if busy:
             raise RuntimeError(f"local port(s) {busy} on {sipp.ADDR} are busy")
 
-    def client(self, server, scenario, port, rate, count, d, name, extra=()):
+    def client(self, server, scenario, port, rate, count, d, name, extra=(), sockets=1):
         argv = sipp.client_argv(self.a.sipp, server.port, sipp.SCENARIOS[scenario][0],
-                                self.injection, servers.DOMAIN, port, rate, count, extra)
+                                self.injection, servers.DOMAIN, port, rate, count, extra,
+                                sockets=sockets)
         with open(os.path.join(d, f"{name}.cmd"), "w") as f:
             f.write(" ".join(argv) + "\n")
         return start_child(argv, d, name)
@@ -166,6 +202,24 @@ class Bench:
                         path, 25, tail=name.endswith(".out"))
         return ev
 
+    def start_callee(self, server, callee_file, rate, count, d):
+        """The callee SIPp of a run (None, None when the scenario has none),
+        once its port is bound."""
+        if not callee_file:
+            return None, None
+        callee_dir = os.path.join(d, "callee")
+        os.makedirs(callee_dir)
+        argv = sipp.callee_argv(self.a.sipp, callee_file, sipp.timeout_s(rate, count) + 60)
+        callee = start_child(argv, callee_dir, "callee")
+        end = time.monotonic() + 5
+        while not procs.udp_port_bound(sipp.ADDR, sipp.CALLEE_PORT):
+            if callee.poll() is not None or time.monotonic() > end:
+                finish_child(callee, None)
+                raise RunFailure(f"callee SIPp did not start (exit {callee.rc})",
+                                 self.evidence(server, [callee_dir]))
+            time.sleep(0.02)
+        return callee, callee_dir
+
     # -- one measured run ---------------------------------------------------
     def measure(self, server, scenario, rate, seconds, probe=True):
         caller_file, callee_file, method = sipp.SCENARIOS[scenario]
@@ -177,19 +231,7 @@ class Bench:
         os.makedirs(load_dir)
         count = int(round(rate * seconds))
         probe_count = int(round(sipp.PROBE_RATE * seconds)) if probe else 0
-        callee = None
-        callee_dir = None
-        if callee_file:
-            callee_dir = os.path.join(d, "callee")
-            os.makedirs(callee_dir)
-            argv = sipp.callee_argv(self.a.sipp, callee_file, sipp.timeout_s(rate, count) + 60)
-            callee = start_child(argv, callee_dir, "callee")
-            end = time.monotonic() + 5
-            while not procs.udp_port_bound(sipp.ADDR, sipp.CALLEE_PORT):
-                if callee.poll() is not None or time.monotonic() > end:
-                    raise RunFailure(f"callee SIPp did not start (exit {callee.rc})",
-                                     self.evidence(server, [callee_dir]))
-                time.sleep(0.02)
+        callee, callee_dir = self.start_callee(server, callee_file, rate, count, d)
         try:
             pids0 = server.pids()
             cpu0 = procs.cpu_sample(pids0)
@@ -225,10 +267,7 @@ class Bench:
 
         st = sipp.read_stat(os.path.join(load_dir, "stat.csv"))
         ok = sipp.stat_int(st, "SuccessfulCall(C)")
-        done_at = sorted(t for t, _ in sipp.read_rtt(load_dir))
-        achieved = None
-        if len(done_at) >= 2 and done_at[-1] > done_at[0]:
-            achieved = (len(done_at) - 1) * 1000.0 / (done_at[-1] - done_at[0])
+        achieved = sipp.completion_rate(load_dir)
         coarse = sorted(v for _, v in sipp.read_rtt(load_dir))
         probe_ok = 0
         latencies = []
@@ -347,6 +386,210 @@ class Bench:
             server.stop(remove=not (self.a.keep or len(self.problems) > problems_before))
             _server = None
 
+    # -- worker threads ---------------------------------------------------------
+    def workers(self):
+        """For each scenario of --workers-scenarios and each worker count: a
+        fresh sipd with server.workers=N (callees registered when the
+        scenario has one), then the offered rate in ascending steps until
+        a step is not sustained. Returns the part of the result file."""
+        a = self.a
+        out = {"scenarios": [], "settings": {
+            "rates": list(a.workers_rates), "step_s": a.workers_duration,
+            "counts": list(a.workers_counts), "load_sockets": a.workers_sockets,
+            "sustained_share": SUSTAINED_SHARE, "saturated_pct": SATURATED_PCT,
+            "cores_full_idle_pct": CORES_FULL_IDLE_PCT, "disturbed_pct": DISTURBED_PCT,
+            "window_s": [WINDOW_SKIP_S, -WINDOW_TAIL_S], "step_grace_s": STEP_GRACE_S}}
+        self.workers_result = out  # kept by main() even when a signal cuts this short
+        for scenario in a.workers_scenarios:
+            row = {"scenario": scenario, "series": []}
+            out["scenarios"].append(row)
+            for n in a.workers_counts:
+                self.workers_series(scenario, n, row["series"])
+            row["conclusion"] = workers_conclusion(scenario, row["series"])
+            log(f"worker threads, {scenario}: {row['conclusion']}")
+        return out
+
+    def workers_series(self, scenario, workers, into):
+        """One worker count: a fresh sipd, the steps until one fails. The
+        series is appended to `into` first, so what was measured stays when
+        a signal ends the run."""
+        global _server
+        callee_file = sipp.SCENARIOS[scenario][1]
+        server = servers.Sipd(self.workdir, binary=self.a.sipd, workers=workers)
+        ser = {"workers": workers, "steps": [], "highest_sustained": None,
+               "highest_sustained_achieved": None, "first_failed": None,
+               "server_warnings": []}
+        into.append(ser)
+        log(f"worker threads: sipd workers={workers}, {scenario}: starting")
+        _server = server
+        problems_before = len(self.problems)
+        try:
+            server.start()
+            ser["server_warnings"] = [ln for ln in server.stderr_tail(20).splitlines()
+                                      if ln.strip()][:5]
+            if callee_file:
+                self.setup_callees(server)
+            for rate, attempt in _step_plan(self.a.workers_rates, ser["steps"]):
+                time.sleep(PAUSE_S)
+                st = self.workers_step(server, scenario, rate, self.a.workers_duration,
+                                       workers)
+                st["attempt"] = attempt
+                ser["steps"].append(st)
+                log(f"  workers={workers} {scenario} {rate:g}/s: achieved {st['achieved']}, "
+                    f"failures {st['failures']}, server {st['server_cpu_pct']} % "
+                    f"(busiest thread {st['busiest_thread_pct']} %), SIPp caller "
+                    f"{st['sipp_caller_cpu_pct']} % callee {st['sipp_callee_cpu_pct']} %, "
+                    f"idle {st['machine_idle_pct']} %, ksoftirqd {st.get('ksoftirqd_pct')} %, "
+                    f"steal {st.get('steal_pct')} %, softirq {st.get('softirq_pct')} %, "
+                    f"other {st['other_pct']} %, p99 {st['p99_ms']} ms"
+                    f"{', ' + ', '.join(st['flags']) if st['flags'] else ''}"
+                    f"{'' if st['sustained'] else ' -> not sustained'}")
+                if not st["sustained"] and "disturbed" in st["flags"] and attempt == 1 \
+                        and server.alive():
+                    st["retried"] = True
+                    log("    the rest of the machine was busy: once more")
+                    continue
+                if not st["sustained"]:
+                    ser["first_failed"] = rate
+                    break
+                ser["highest_sustained"] = rate
+                ser["highest_sustained_achieved"] = st["achieved"]
+            ser["complete"] = True
+            if not server.alive():
+                raise RunFailure(f"sipd (workers={workers}) exited during {scenario}",
+                                 self.evidence(server, []))
+        except (RunFailure, RuntimeError) as e:
+            ev = e.evidence if isinstance(e, RunFailure) else {
+                "server_stderr_tail": server.stderr_tail(40)}
+            log(f"  worker threads, workers={workers} {scenario}: {e}")
+            ser["error"] = str(e)
+            self.problems.append({"server": "sipd", "phase": f"workers={workers}",
+                                  "scenario": scenario, "what": str(e), "evidence": ev})
+            self.a.keep = True
+        finally:
+            server.stop(remove=not (self.a.keep or len(self.problems) > problems_before))
+            _server = None
+
+    def window_sample(self, server, children):
+        """CPU counters for the step's window: the server's processes and
+        each of its threads, each SIPp, the machine's idle time."""
+        return {"t": time.monotonic(),
+                "server": procs.cpu_sample(server.pids()),
+                "threads": procs.thread_ticks(server.pid) if server.pid else {},
+                "sipp": {name: (procs.cpu_ticks(c.pid) if c is not None and c.poll() is None
+                                else None) for name, c in children.items()},
+                "idle": procs.idle_seconds(),
+                "times": procs.cpu_times(),
+                "ksoftirqd": procs.kernel_thread_ticks("ksoftirqd")}
+
+    def workers_step(self, server, scenario, rate, seconds, workers):
+        """One step: the scenario at `rate` for `seconds`, no probe, no
+        warm-up. CPU figures are % of one core over the window from
+        WINDOW_SKIP_S after the load starts to WINDOW_TAIL_S before its last
+        scheduled call (SIPp's start-up and the last answers left out)."""
+        callee_file = sipp.SCENARIOS[scenario][1]
+        self.need_ports([sipp.CALLER_PORT] + ([sipp.CALLEE_PORT] if callee_file else []))
+        d = self.new_dir(f"sipd-w{workers}-{scenario}-{rate:g}")
+        load_dir = os.path.join(d, "load")
+        os.makedirs(load_dir)
+        count = int(round(rate * seconds))
+        callee, callee_dir = self.start_callee(server, callee_file, rate, count, d)
+        load = None
+        stopped = False
+        a = b = None
+        try:
+            drops0 = procs.udp_drops(server.port)
+            t0 = time.monotonic()
+            load = self.client(server, scenario, sipp.CALLER_PORT, rate, count, load_dir, "load",
+                               ["-trace_rtt", "-rtt_freq", "1"], sockets=self.a.workers_sockets)
+            children = {"caller": load, "callee": callee}
+            _wait_while_running(load, t0 + WINDOW_SKIP_S)
+            if load.poll() is None:
+                a = self.window_sample(server, children)
+                _wait_while_running(load, t0 + seconds - WINDOW_TAIL_S)
+                if load.poll() is None:
+                    b = self.window_sample(server, children)
+            _wait_while_running(load, t0 + seconds + STEP_GRACE_S)
+            if load.poll() is None:
+                stopped = True
+            finish_child(load, None, first=signal.SIGUSR1)
+            drops1 = procs.udp_drops(server.port)
+        finally:
+            if load is not None and load in _children:
+                finish_child(load, None, first=signal.SIGUSR1)
+            if callee is not None:
+                finish_child(callee, None, first=signal.SIGUSR1)
+
+        st = sipp.read_stat(os.path.join(load_dir, "stat.csv"))
+        ok = sipp.stat_int(st, "SuccessfulCall(C)")
+        achieved = sipp.completion_rate(load_dir)
+        coarse = sorted(v for _, v in sipp.read_rtt(load_dir))
+        r = {"rate": rate, "seconds": seconds, "count": count, "successful": ok,
+             "failures": count - ok, "stopped_after_grace": stopped,
+             "achieved": round(achieved, 1) if achieved else None,
+             "timeouts": sipp.stat_int(st, "FailedTimeoutOnRecv(C)") +
+             sipp.stat_int(st, "FailedMaxUDPRetrans(C)"),
+             "unexpected": sipp.stat_int(st, "FailedUnexpectedMessage(C)"),
+             "retransmissions": sipp.stat_int(st, "Retransmissions(C)"),
+             "server_udp_drops": drops1 - drops0,
+             "p50_ms": sipp.percentile(coarse, 0.50), "p99_ms": sipp.percentile(coarse, 0.99),
+             # whole life of the caller SIPp, from wait4: a cross-check of the window
+             "sipp_caller_cpu_pct_run": round(100 * load.cpu_s / load.wall_s, 1)
+             if load.cpu_s is not None and load.wall_s else None,
+             "server_cpu_pct": None, "busiest_thread_pct": None, "busiest_thread": None,
+             "threads": [], "sipp_caller_cpu_pct": None, "sipp_callee_cpu_pct": None,
+             "machine_idle_pct": None, "other_pct": None, "window_s": None, "dir": d}
+        if a and b and b["t"] > a["t"]:
+            dt = b["t"] - a["t"]
+
+            def pct(ticks):
+                return round(100.0 * ticks / procs.CLK_TCK / dt, 1)
+            cpu_s, _ = procs.cpu_seconds(a["server"], b["server"])
+            r["server_cpu_pct"] = round(100.0 * cpu_s / dt, 1)
+            # threads that share a name (unnamed ones are all "sipd") get their
+            # number in creation (tid) order, sipd#1 being the main thread
+            threads = []
+            names = [b["threads"][tid][0] for tid in b["threads"]]
+            for n, tid in enumerate(sorted(b["threads"]), 1):
+                name, ticks = b["threads"][tid]
+                if tid in a["threads"]:
+                    label = f"{name}#{n}" if names.count(name) > 1 else name
+                    threads.append({"tid": tid, "name": label,
+                                    "cpu_pct": pct(ticks - a["threads"][tid][1])})
+            threads.sort(key=lambda t: -t["cpu_pct"])
+            r["threads"] = threads
+            if threads:
+                r["busiest_thread_pct"] = threads[0]["cpu_pct"]
+                r["busiest_thread"] = threads[0]["name"]
+            for name in ("caller", "callee"):
+                t_a, t_b = a["sipp"].get(name), b["sipp"].get(name)
+                if t_a is not None and t_b is not None:
+                    r[f"sipp_{name}_cpu_pct"] = pct(t_b - t_a)
+            r["machine_idle_pct"] = round(100.0 * (b["idle"] - a["idle"]) / dt, 1)
+            # the kernel's deferred network work (ksoftirqd threads), time the
+            # hypervisor gave to others (steal), the machine's softirq time
+            # (with tick accounting, mostly already inside the processes' figures)
+            r["ksoftirqd_pct"] = pct(b["ksoftirqd"] - a["ksoftirqd"])
+            for kind in ("steal", "softirq"):
+                r[f"{kind}_pct"] = round(100.0 * (b["times"].get(kind, 0) -
+                                                  a["times"].get(kind, 0)) / dt, 1)
+            # the rest of the machine: busy time that is neither sipd, SIPp,
+            # ksoftirqd nor steal (other processes; softirq run on an idle CPU)
+            busy = (os.cpu_count() or 1) * 100.0 - r["machine_idle_pct"]
+            r["other_pct"] = round(max(0.0, busy - r["server_cpu_pct"] -
+                                       (r["sipp_caller_cpu_pct"] or 0) -
+                                       (r["sipp_callee_cpu_pct"] or 0) -
+                                       r["ksoftirqd_pct"] - r["steal_pct"]), 1)
+            r["window_s"] = round(dt, 2)
+        short = achieved is None or achieved < SUSTAINED_SHARE * rate
+        r["sustained"] = (r["failures"] == 0 and not short and not stopped and server.alive())
+        r["flags"] = step_flags(r, short)
+        if not r["sustained"]:
+            r["evidence"] = {k: v for k, v in self.evidence(
+                server, [load_dir] + ([callee_dir] if callee_dir else [])).items()
+                if k.endswith("errors.log") or k == "server_stderr_tail"}
+        return r
+
     def memory(self):
         """sipd's RSS once ready, and the time to ready, with the benchmark's
         10,000 users and no binding, and with N users with no binding and
@@ -413,6 +656,124 @@ class RunFailure(Exception):
 
 def _r(v, digits):
     return None if v is None else round(v, digits)
+
+
+def _wait_while_running(child, until):
+    """Sleep until the monotonic time `until` or until child ends, whichever
+    comes first (bounded by `until`)."""
+    while child.poll() is None:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(0.02, left))
+
+
+def _step_plan(rates, steps):
+    """(rate, attempt) in order: each rate once, once more (attempt 2) when
+    its first attempt is marked retried. At most 2 x len(rates) steps."""
+    for rate in rates:
+        yield rate, 1
+        if steps and steps[-1]["rate"] == rate and steps[-1].get("retried"):
+            yield rate, 2
+
+
+def step_flags(r, short):
+    """Why a step may have been limited, from its window figures:
+    SIPp-limited  a SIPp process at >= SATURATED_PCT of one core, or the
+                  rate fell short while no server thread was at that limit
+                  and the machine still had idle CPU (so the server could
+                  have used more: the generator did not deliver);
+    server thread saturated  a sipd thread at >= SATURATED_PCT of one core;
+    cores full    the machine's idle time under CORES_FULL_IDLE_PCT of one
+                  core: server and SIPp together used every core;
+    disturbed     the rest of the machine (neither sipd nor SIPp) used at
+                  least DISTURBED_PCT of one core."""
+    flags = []
+    gen = max([v for v in (r["sipp_caller_cpu_pct"], r["sipp_callee_cpu_pct"]) if v is not None],
+              default=None)
+    busiest = r["busiest_thread_pct"]
+    full = r["machine_idle_pct"] is not None and r["machine_idle_pct"] < CORES_FULL_IDLE_PCT
+    if (gen is not None and gen >= SATURATED_PCT) or \
+            (short and busiest is not None and busiest < SATURATED_PCT and not full):
+        flags.append("SIPp-limited")
+    if busiest is not None and busiest >= SATURATED_PCT:
+        flags.append("server thread saturated")
+    if full:
+        flags.append("cores full")
+    if r.get("other_pct") is not None and r["other_pct"] >= DISTURBED_PCT:
+        flags.append("disturbed")
+    return flags
+
+
+def workers_conclusion(scenario, series):
+    """One or two sentences: did more workers sustain a higher rate, and was
+    SIPp the limit."""
+    by = {s["workers"]: s for s in series}
+    parts = []
+
+    def top(s):
+        if s.get("error"):
+            return f"no result ({s['error']})"
+        if s["highest_sustained"] is None:
+            return f"none (the first step, {s['steps'][0]['rate']:g}/s, failed)" \
+                if s["steps"] else "none"
+        above = "" if s["first_failed"] is not None else " or more (every step passed)"
+        return f"{s['highest_sustained']:,}/s{above}"
+    parts.append(", ".join(f"{w} worker{'s' if w > 1 else ''}: {top(s)}"
+                           for w, s in sorted(by.items())))
+    one, two = by.get(1), by.get(max(by)) if by else None
+    if one and two and two is not one and not one.get("error") and not two.get("error"):
+        h1, h2 = one["highest_sustained"] or 0, two["highest_sustained"] or 0
+        if h2 > h1:
+            verdict = f"{two['workers']} workers sustained a higher rate than 1"
+        elif h2 == h1:
+            verdict = f"{two['workers']} workers sustained no higher rate than 1"
+        else:
+            verdict = f"{two['workers']} workers sustained a lower rate than 1"
+        last = two["steps"][-1] if two["steps"] else None
+        if last and two["first_failed"] is None:
+            verdict += " (no limit found: every step passed)"
+        elif last and "server thread saturated" not in last["flags"] and \
+                ("SIPp-limited" in last["flags"] or "cores full" in last["flags"]):
+            verdict += (" - but the generator had no headroom: "
+                        + ("SIPp" if "SIPp-limited" in last["flags"] else "the two cores")
+                        + f" stopped the {two['workers']}-worker climb, not sipd")
+        parts.append(verdict)
+    for w, s in sorted(by.items()):
+        if not s["steps"]:
+            continue
+        last = s["steps"][-1]
+        where = (f"at the failed step ({last['rate']:g}/s)" if not last["sustained"]
+                 else f"at the top step ({last['rate']:g}/s)")
+        gen = max([v for v in (last["sipp_caller_cpu_pct"], last["sipp_callee_cpu_pct"])
+                   if v is not None], default=None)
+        failed = not last["sustained"]
+        if "SIPp-limited" in last["flags"]:
+            what = "SIPp was the limit" if failed else "SIPp was at its limit"
+        elif failed and "cores full" in last["flags"] and \
+                "server thread saturated" not in last["flags"]:
+            sipp_pct = f"SIPp caller {last['sipp_caller_cpu_pct'] or 0:g} %"
+            if last["sipp_callee_cpu_pct"] is not None:
+                sipp_pct += f" + callee {last['sipp_callee_cpu_pct']:g} %"
+            what = (f"the two cores were the limit (sipd {last['server_cpu_pct']:g} %, "
+                    f"{sipp_pct}, idle {last['machine_idle_pct']:g} %), neither SIPp nor a "
+                    "sipd thread at its own ceiling")
+        elif failed and "server thread saturated" in last["flags"]:
+            what = (f"sipd was the limit (thread {last['busiest_thread']} at "
+                    f"{last['busiest_thread_pct']:g} % of a core)")
+        elif failed:
+            what = "neither SIPp nor a sipd thread was at its limit"
+        else:
+            what = "SIPp was not the limit"
+        extra = []
+        if gen is not None and not what.startswith("the two cores"):
+            extra.append(f"SIPp {gen:g} % of a core")
+        if "cores full" in last["flags"] and not what.startswith("the two cores"):
+            extra.append("both cores busy")
+        if "disturbed" in last["flags"]:
+            extra.append(f"disturbed: other processes at {last['other_pct']:g} %")
+        parts.append(f"workers={w} {where}: {what}" + (f" ({', '.join(extra)})" if extra else ""))
+    return "; ".join(parts) + "."
 
 
 def add_bindings(db_path, count, first=servers.FIRST_USER):
@@ -496,8 +857,29 @@ def main(argv=None):
                     help="binding counts for the memory figures; 'none' skips them")
     ap.add_argument("--no-probe", action="store_true",
                     help="no response-time probe: the p50/p99 columns show '-'")
-    ap.add_argument("--sipd", default=os.path.join(REPO, "build", "sipd"),
-                    help="the sipd binary (default build/sipd)")
+    ap.add_argument("--workers-only", action="store_true",
+                    help="run only the worker-threads part (sipd with server.workers=1 and 2, "
+                    "highest sustained rate); a few minutes")
+    ap.add_argument("--no-workers", action="store_true",
+                    help="skip the worker-threads part")
+    ap.add_argument("--workers-rates",
+                    help="offered rates of its steps, ascending (full: " +
+                    ",".join(map(str, WORKERS_RATES)) + "; quick: " +
+                    ",".join(map(str, WORKERS_RATES_QUICK)) + ")")
+    ap.add_argument("--workers-duration", type=float,
+                    help=f"seconds of load per step (full: {WORKERS_STEP_S:g}; "
+                    f"quick: {WORKERS_STEP_S_QUICK:g})")
+    ap.add_argument("--workers-counts", default=",".join(map(str, WORKERS_COUNTS)),
+                    help="server.workers values to compare (default 1,2)")
+    ap.add_argument("--workers-scenarios", default=",".join(WORKERS_SCENARIOS),
+                    help="scenarios of the worker-threads part (default "
+                    + ",".join(WORKERS_SCENARIOS) + ")")
+    ap.add_argument("--workers-sockets", type=int, default=WORKERS_SOCKETS,
+                    help="source sockets of its load SIPp (-t un -max_socket N); 1 = one "
+                    f"socket, as in the comparison (default {WORKERS_SOCKETS})")
+    ap.add_argument("--sipd", default=os.environ.get("SIPD_BINARY") or
+                    os.path.join(REPO, "build", "sipd"),
+                    help="the sipd binary (default $SIPD_BINARY, else build/sipd)")
     ap.add_argument("--sipp", default="sipp", help="the SIPp binary")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"),
                     help="where the .md and .json files go (default bench/results)")
@@ -518,6 +900,28 @@ def main(argv=None):
         ap.error("--servers takes sipd, kamailio or both")
     a.memory_sizes = [] if a.memory_sizes == "none" else \
         [int(x) for x in a.memory_sizes.split(",") if x]
+    if a.workers_only and a.no_workers:
+        ap.error("--workers-only and --no-workers exclude each other")
+    a.workers_rates = ([float(x) for x in a.workers_rates.split(",") if x] if a.workers_rates
+                       else list(WORKERS_RATES_QUICK if a.quick else WORKERS_RATES))
+    a.workers_rates = [int(x) if float(x).is_integer() else x for x in a.workers_rates]
+    if not a.workers_rates or a.workers_rates != sorted(set(a.workers_rates)) or \
+            a.workers_rates[0] <= 0:
+        ap.error("--workers-rates takes positive rates in ascending order")
+    a.workers_duration = a.workers_duration or (WORKERS_STEP_S_QUICK if a.quick
+                                                else WORKERS_STEP_S)
+    if a.workers_duration < WINDOW_SKIP_S + WINDOW_TAIL_S + 1:
+        ap.error(f"--workers-duration must be at least {WINDOW_SKIP_S + WINDOW_TAIL_S + 1:g} s")
+    a.workers_counts = [int(x) for x in a.workers_counts.split(",") if x]
+    if not a.workers_counts or min(a.workers_counts) < 1 or max(a.workers_counts) > 64:
+        ap.error("--workers-counts takes server.workers values from 1 to 64")
+    a.workers_scenarios = [x for x in a.workers_scenarios.split(",") if x]
+    bad = set(a.workers_scenarios) - set(sipp.SCENARIOS)
+    if bad or not a.workers_scenarios:
+        ap.error(f"--workers-scenarios: unknown scenario(s) {', '.join(sorted(bad))}")
+    if a.workers_sockets < 1:
+        ap.error("--workers-sockets must be at least 1")
+    a.run_workers = not a.no_workers and (a.workers_only or "sipd" in a.server_names)
     if not os.access(a.sipd, os.X_OK):
         ap.error(f"{a.sipd} is not an executable (run make)")
 
@@ -529,15 +933,16 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     started = time.time()
     result = {
-        "kind": "sipd-vs-kamailio",
+        "kind": "sipd-workers" if a.workers_only else "sipd-vs-kamailio",
         "mode": "quick" if a.quick else "full",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
-        "commit": git_commit(),
+        "commit": git_commit(a.sipd),
         "machine": procs.machine(),
         "versions": {
             "sipd": cmd_output([a.sipd, "--version"]),
             "kamailio": (cmd_output(["/usr/sbin/kamailio", "-v"]).splitlines() or [""])[0]
-            .replace("version:", "").strip() if "kamailio" in a.server_names else None,
+            .replace("version:", "").strip()
+            if "kamailio" in a.server_names and not a.workers_only else None,
             "sipp": next((ln.strip() for ln in cmd_output([a.sipp, "-v"]).splitlines()
                           if "SIPp v" in ln), ""),
         },
@@ -546,6 +951,7 @@ def main(argv=None):
             "rates": a.rates, "users": servers.USERS, "domain": servers.DOMAIN,
             "probe_rate": sipp.PROBE_RATE, "call_hold_ms": sipp.HOLD_MS,
             "sipd_workers": 1,
+            "sipd_binary": os.path.abspath(a.sipd),
             "sipd_argv": servers.Sipd(workdir, binary=a.sipd).argv("DIR/sipd.db"),
             "kamailio_processes": {"udp_workers": servers.Kamailio.UDP_WORKERS,
                                    "tcp_workers": servers.Kamailio.TCP_WORKERS,
@@ -557,10 +963,14 @@ def main(argv=None):
     bench = Bench(a, workdir)
     status = 0
     try:
-        log(f"work directory {workdir}; {result['commit']}; {a.rounds} round(s) of "
-            f"{a.duration:g} s runs at {a.rates}")
-        bench.need_ports(list(sipp.PORTS) + [servers.SIPD_PORT, servers.KAMAILIO_PORT])
-        for round_no in range(1, a.rounds + 1):
+        if a.workers_only:
+            log(f"work directory {workdir}; {result['commit']}; worker threads only")
+            bench.need_ports(list(sipp.PORTS) + [servers.SIPD_PORT])
+        else:
+            log(f"work directory {workdir}; {result['commit']}; {a.rounds} round(s) of "
+                f"{a.duration:g} s runs at {a.rates}")
+            bench.need_ports(list(sipp.PORTS) + [servers.SIPD_PORT, servers.KAMAILIO_PORT])
+        for round_no in range(1, 0 if a.workers_only else a.rounds + 1):
             order = a.server_names if round_no % 2 else list(reversed(a.server_names))
             for phase, scenarios in PHASES:
                 todo = [s for s in scenarios if s in wanted]
@@ -568,7 +978,9 @@ def main(argv=None):
                     continue
                 for name in order:
                     bench.server_phase(name, phase, todo, round_no)
-        if a.memory_sizes and "sipd" in a.server_names:
+        if a.run_workers:
+            bench.workers()
+        if a.memory_sizes and "sipd" in a.server_names and not a.workers_only:
             try:
                 result["memory"] = bench.memory()
             except RuntimeError as e:
@@ -585,6 +997,8 @@ def main(argv=None):
     finally:
         stop_everything()
 
+    if bench.workers_result:
+        result["workers"] = bench.workers_result
     result["elapsed_s"] = round(time.time() - started, 1)
     result["summary"] = aggregate(bench.runs)
     result["ratios"] = ratios(result["summary"])
@@ -592,8 +1006,9 @@ def main(argv=None):
     result["problems"] = bench.problems
     if a.keep or bench.problems:
         result["workdir"] = workdir
-    if bench.runs or result.get("memory"):
-        base = report.result_basename(a.results, started, result["commit"], a.quick)
+    if bench.runs or result.get("memory") or result.get("workers"):
+        base = report.result_basename(a.results, started, result["commit"], a.quick,
+                                      "workers" if a.workers_only else None)
         with open(base + ".json", "w") as f:
             json.dump(result, f, indent=1)
             f.write("\n")

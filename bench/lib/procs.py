@@ -85,6 +85,31 @@ def schedstat_ns(pid):
     return total
 
 
+def cpu_ticks(pid):
+    """utime+stime of pid in ticks (all its threads, ended ones included),
+    or None when it is gone."""
+    st = stat_fields(pid)
+    return st[2] if st else None
+
+
+def thread_ticks(pid):
+    """{tid: (name, utime+stime ticks)} of every live thread of pid, from
+    /proc/PID/task/TID/stat (the name is the thread's comm)."""
+    out = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        text = read_text(f"/proc/{pid}/task/{tid}/stat")
+        if not text:
+            continue
+        name = text[text.find("(") + 1:text.rfind(")")]
+        rest = text[text.rfind(")") + 2:].split()
+        out[int(tid)] = (name, int(rest[11]) + int(rest[12]))
+    return out
+
+
 def cpu_sample(pids):
     """{pid: (ticks, schedstat ns)}. A process's ticks include the threads
     that already ended; schedstat covers the live threads only."""
@@ -127,6 +152,32 @@ def idle_seconds():
     """Idle + iowait time of the whole machine, in seconds."""
     fields = (read_text("/proc/stat") or "cpu 0 0 0 0 0").splitlines()[0].split()
     return (int(fields[4]) + int(fields[5])) / CLK_TCK
+
+
+def cpu_times():
+    """The machine's CPU time by kind, in seconds (first line of /proc/stat):
+    user, nice, system, idle, iowait, irq, softirq, steal."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    fields = (read_text("/proc/stat") or "cpu").splitlines()[0].split()[1:]
+    return {n: int(v) / CLK_TCK for n, v in zip(names, fields)}
+
+
+def kernel_thread_ticks(prefix):
+    """utime+stime ticks of the kernel threads (children of kthreadd, PID 2)
+    whose name starts with prefix, e.g. ksoftirqd: network receive work the
+    kernel defers from the interrupted process. Read only."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        text = read_text(f"/proc/{name}/stat")
+        if not text:
+            continue
+        comm = text[text.find("(") + 1:text.rfind(")")]
+        rest = text[text.rfind(")") + 2:].split()
+        if rest[1] == "2" and comm.startswith(prefix):
+            total += int(rest[11]) + int(rest[12])
+    return total
 
 
 def udp_drops(port):

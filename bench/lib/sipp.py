@@ -70,14 +70,18 @@ def timeout_s(rate, count):
 
 
 def client_argv(sipp, server_port, scenario_file, injection, domain, port, rate, count,
-                extra=()):
+                extra=(), sockets=1):
+    """sockets: 1 = every message from the one socket on `port` (-t u1);
+    N > 1 = one socket per call, at most N of them, reused in turn once N
+    are open (-t un -max_socket N): N source ports instead of one."""
     # most calls open at once: far above rate x call length, below SIPp's
     # open-files warning (20,000 here)
     limit = max(2000, int(rate * (HOLD_MS / 1000.0 + 2) * 2))
+    transport = ["-t", "u1"] if sockets <= 1 else ["-t", "un", "-max_socket", str(sockets)]
     return [sipp, f"{ADDR}:{server_port}",
             "-sf", os.path.join(SCENARIO_DIR, scenario_file),
             "-inf", injection,
-            "-i", ADDR, "-p", str(port), "-t", "u1",
+            "-i", ADDR, "-p", str(port)] + transport + [
             "-key", "sip_domain", domain,
             "-key", "caller_domain", CALLER_DOMAIN,
             "-key", "callee_addr", ADDR,
@@ -143,6 +147,15 @@ def read_rtt(directory, rtd=1):
                     except ValueError:
                         pass
     return out
+
+
+def completion_rate(directory):
+    """Completed iterations per second, from the first to the last completion
+    time of a -trace_rtt run (None with fewer than two completions)."""
+    done_at = sorted(t for t, _ in read_rtt(directory))
+    if len(done_at) >= 2 and done_at[-1] > done_at[0]:
+        return (len(done_at) - 1) * 1000.0 / (done_at[-1] - done_at[0])
+    return None
 
 
 def _stamp(text):
