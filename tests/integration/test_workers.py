@@ -27,38 +27,15 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sipd_harness import Sipd, Tap, binary_from_argv, expect, poll  # noqa: E402
+from sipd_harness import Tap, binary_from_argv, expect, poll  # noqa: E402
 from sip_auth import DOMAIN, Caller, Callee, Db, EventLog, Plan, env_started  # noqa: E402
+from test_proxy import Env  # noqa: E402  (users 100.., the shared sipd)
 
-LISTEN = ("udp:127.0.0.1:0", "tcp:127.0.0.1:0")
-SETTINGS = {"timers.t1": "100ms", "auth.algorithms": "MD5", "server.workers": "2"}
+SETTINGS = {"server.workers": "2"}
 PEERS = 12  # callees and callers each: 2^-12 that every one lands on one loop
 USERS = 4 * PEERS + 8
 CALL_TIMEOUT = 10  # s
 LOG_WAIT = 5  # s: for the debug lines of what already happened
-
-
-class Env:
-    def __init__(self, binary):
-        self.binary = binary
-        self.db = Db()
-        self.pool = [(str(n), "pw-%d-secret" % n) for n in range(100, 100 + USERS)]
-        self.free = list(self.pool)
-        self.sipd = None
-
-    def setup(self):
-        self.db.import_users(self.binary, self.pool)
-        self.sipd = self.db.sipd(self.binary, LISTEN, SETTINGS)
-        self.sipd.args = list(self.sipd.args) + ["--log-level", "debug"]
-        self.sipd.start()
-
-    def user(self):
-        return self.free.pop(0)
-
-    def remove(self):
-        if self.sipd:
-            self.sipd.stop()
-        self.db.remove()
 
 
 def aor(user):
@@ -152,7 +129,8 @@ def port_in_use(env):
 def main():
     binary = binary_from_argv()
     tap = Tap()
-    env = Env(binary)
+    os.environ["SIPD_TEST_LOG_LEVEL"] = "debug"  # the hand-overs are logged at debug
+    env = Env(binary, users=USERS, settings=SETTINGS)
     try:
         if not env_started(tap, env, env.setup):
             return tap.finish()
