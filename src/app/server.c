@@ -62,8 +62,6 @@ struct server {
 	unsigned workers;
 	struct transport *tps[SERVER_MAX_WORKERS];
 	struct core *cores[SERVER_MAX_WORKERS];
-	struct loop *loop; /* worker 0's */
-	struct core *core; /* worker 0's */
 	struct store *store;
 	char domain[CONFIG_DOMAIN_MAX];
 	char first_users[2][STORE_USER_MAX + FIRST_PASSWORD_LEN + 2]; /* "100 PASSWORD" */
@@ -89,7 +87,7 @@ static void on_signal(int signo, void *arg)
 	log_info("signal %d: stopping", signo);
 	for (unsigned i = 1; i < s->workers; i++)
 		(void)loop_stop_async(s->w[i].loop);
-	loop_stop(s->loop);
+	loop_stop(s->w[0].loop);
 }
 
 static enum tp_proto proto_of(enum config_proto p)
@@ -399,7 +397,6 @@ int server_run(const struct config *cfg)
 			goto out;
 		}
 	}
-	s.loop = s.w[0].loop;
 	rc = store_open(&s.store, cfg->db, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "sipd: %s\n", rc == ENOMEM ? "out of memory" : err);
@@ -429,15 +426,14 @@ int server_run(const struct config *cfg)
 		s.tps[i] = w->tp;
 		s.cores[i] = w->core;
 	}
-	s.core = s.w[0].core;
 	for (unsigned i = 0; i < s.workers && rc == 0; i++) {
 		transport_set_siblings(s.w[i].tp, s.tps, s.workers);
 		core_set_workers(s.w[i].core, s.cores, s.workers, i);
 	}
 	if (rc == 0)
-		rc = loop_signal(s.loop, SIGINT, on_signal, &s);
+		rc = loop_signal(s.w[0].loop, SIGINT, on_signal, &s);
 	if (rc == 0)
-		rc = loop_signal(s.loop, SIGTERM, on_signal, &s);
+		rc = loop_signal(s.w[0].loop, SIGTERM, on_signal, &s);
 	if (rc != 0) {
 		fprintf(stderr, "sipd: cannot start: %s\n", strerror(rc));
 		goto out;
@@ -455,9 +451,9 @@ int server_run(const struct config *cfg)
 	printf("ready\n");
 	fflush(stdout);
 	log_info("sipd ready with %u listener(s), %u worker(s); domain %s; %zu user(s), "
-		 "%zu binding(s)", cfg->listen_count, s.workers, s.domain, core_user_count(s.core),
-		 core_binding_count(s.core));
-	rc = loop_run(s.loop);
+		 "%zu binding(s)", cfg->listen_count, s.workers, s.domain, core_user_count(s.w[0].core),
+		 core_binding_count(s.w[0].core));
+	rc = loop_run(s.w[0].loop);
 	status = rc == 0 ? 0 : 1;
 	if (rc != 0)
 		log_error("event loop failed: %s", strerror(rc));
