@@ -203,29 +203,27 @@ def udp_rcvbuf_errors():
     return int(rows[1][rows[0].index("RcvbufErrors")])
 
 
-def port_free(ip, port):
-    """True when ip:port can be bound for both UDP and TCP."""
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(socket.AF_INET, kind)
-        try:
+def _bindable(ip, port, kind, reuse_addr):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        if reuse_addr:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, port))
-        except OSError:
-            return False
-        finally:
-            s.close()
+        s.bind((ip, port))
+    except OSError:
+        return False
+    finally:
+        s.close()
     return True
 
 
+def port_free(ip, port):
+    """True when ip:port can be bound for both UDP and TCP."""
+    return all(_bindable(ip, port, kind, True) for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM))
+
+
 def udp_port_bound(ip, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind((ip, port))
-    except OSError:
-        return True
-    finally:
-        s.close()
-    return False
+    """True when some process holds ip:port over UDP."""
+    return not _bindable(ip, port, socket.SOCK_DGRAM, False)
 
 
 def machine():
