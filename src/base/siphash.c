@@ -10,17 +10,25 @@
 #include "base/siphash.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 static inline uint64_t rotl(uint64_t x, unsigned b)
 {
 	return (x << b) | (x >> (64 - b));
 }
 
-static inline uint8_t fold(uint8_t c, bool nocase)
+/* Lowercases the ASCII capitals among the eight bytes of w at once: a
+ * byte gets 0x20 added exactly when it is in 'A'..'Z' (bytes >= 0x80, as in
+ * UTF-8, are left alone). */
+static inline uint64_t fold8(uint64_t w)
 {
-	if (nocase && c >= 'A' && c <= 'Z')
-		return (uint8_t)(c + ('a' - 'A'));
-	return c;
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t low7 = w & (0x7f * ones);
+	uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: byte >= 'A' */
+	uint64_t gt_z = low7 + (0x7f - 'Z') * ones; /* top bit: byte > 'Z' */
+	uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+
+	return w | upper >> 2;
 }
 
 /* Little-endian load of n (<= 8) bytes, optionally lowercased. */
@@ -28,9 +36,11 @@ static inline uint64_t load_le(const uint8_t *p, size_t n, bool nocase)
 {
 	uint64_t w = 0;
 
-	for (size_t i = 0; i < n; i++)
-		w |= (uint64_t)fold(p[i], nocase) << (8 * i);
-	return w;
+	memcpy(&w, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w) >> (8 * (8 - n)) * (n > 0);
+#endif
+	return nocase ? fold8(w) : w;
 }
 
 struct sip_state {
