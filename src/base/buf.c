@@ -107,14 +107,9 @@ int buf_append_cstr(struct buf *b, const char *s)
 
 int buf_append_uint(struct buf *b, unsigned long long v)
 {
-	char digits[24];
-	size_t n = sizeof(digits);
+	char digits[VIEW_U64_DIGITS];
 
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	return buf_append(b, digits + n, sizeof(digits) - n);
+	return buf_append(b, digits, view_u64_format(v, digits));
 }
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

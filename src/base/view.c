@@ -21,6 +21,19 @@ bool view_eq_cstr_nocase(struct view a, const char *s)
 	return view_eq_nocase(a, view_from_cstr(s));
 }
 
+size_t view_u64_format(uint64_t v, char *out)
+{
+	char digits[VIEW_U64_DIGITS];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	memcpy(out, digits + n, sizeof(digits) - n);
+	return sizeof(digits) - n;
+}
+
 bool view_to_u64(struct view v, uint64_t max, uint64_t *out)
 {
 	uint64_t n = 0;

@@ -84,4 +84,9 @@ static inline struct view view_trim(struct view v)
  */
 bool view_to_u64(struct view v, uint64_t max, uint64_t *out);
 
+/* The decimal digits of v at out (at most VIEW_U64_DIGITS, no NUL);
+ * returns how many. The inverse of view_to_u64, without printf. */
+#define VIEW_U64_DIGITS 20
+size_t view_u64_format(uint64_t v, char *out);
+
 #endif

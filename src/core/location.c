@@ -361,13 +361,27 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 void location_source_text(enum tp_proto proto, const struct tp_addr *addr, char *out, size_t size)
 {
 	static const char *const names[] = { "udp", "tcp", "tls", "ws", "wss" };
-	char ip[48];
+	char text[8 + INET6_ADDRSTRLEN + 3 + VIEW_U64_DIGITS];
+	bool v6 = addr->u.sa.sa_family == AF_INET6;
+	size_t n = strlen(names[proto]);
 
-	tp_addr_ip_string(addr, ip, sizeof(ip));
-	if (addr->u.sa.sa_family == AF_INET6)
-		snprintf(out, size, "%s:[%s]:%u", names[proto], ip, tp_addr_port(addr));
-	else
-		snprintf(out, size, "%s:%s:%u", names[proto], ip, tp_addr_port(addr));
+	/* proto:ip:port, the IPv6 address in brackets; no printf on this path */
+	memcpy(text, names[proto], n);
+	text[n++] = ':';
+	if (v6)
+		text[n++] = '[';
+	tp_addr_ip_string(addr, text + n, INET6_ADDRSTRLEN);
+	n += strlen(text + n);
+	if (v6)
+		text[n++] = ']';
+	text[n++] = ':';
+	n += view_u64_format(tp_addr_port(addr), text + n);
+	if (size == 0)
+		return;
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, text, n);
+	out[n] = '\0';
 }
 
 /* The inverse of location_source_text; false when text is not one. */

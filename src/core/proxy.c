@@ -54,6 +54,7 @@
 #include "base/log.h"
 #include "base/obj.h"
 #include "base/random.h"
+#include "base/text.h"
 #include "core/core_int.h"
 #include "core/proxy.h"
 #include "sip/edit.h"
@@ -150,12 +151,16 @@ static struct proxy_ctx *ctx_find(struct proxy *p, const struct txn *st)
 
 static void hostport_text(const struct tp_addr *a, char *out, size_t size)
 {
+	bool v6 = a->u.sa.sa_family == AF_INET6;
 	char ip[48];
+	struct text t;
+
 	tp_addr_ip_string(a, ip, sizeof(ip));
-	if (a->u.sa.sa_family == AF_INET6)
-		snprintf(out, size, "[%s]:%u", ip, tp_addr_port(a));
-	else
-		snprintf(out, size, "%s:%u", ip, tp_addr_port(a));
+	text_init(&t, out, size);
+	text_cstr(&t, v6 ? "[" : "");
+	text_cstr(&t, ip);
+	text_cstr(&t, v6 ? "]:" : ":");
+	text_u64(&t, tp_addr_port(a));
 }
 
 static const char *proto_upper(enum tp_proto p)
@@ -298,7 +303,13 @@ static bool binding_dest(struct core *core, const struct sip_msg *m, const struc
 	ulen = sip_unescape(m->to.uri.user, user, sizeof(user) - 1);
 	if (ulen <= 0)
 		return false;
-	snprintf(key, sizeof(key), "%.*s@%s", (int)ulen, user, domain);
+	struct text t;
+	text_init(&t, key, sizeof(key));
+	text_add(&t, user, (size_t)ulen);
+	text_cstr(&t, "@");
+	text_cstr(&t, domain);
+	if (t.over)
+		return false;
 	location_lock(core->loc);
 	struct loc_binding *b = location_binding_find(location_find(core->loc, view_from_cstr(key)),
 						       target);
@@ -684,14 +695,21 @@ static int local_side(struct core *core, enum tp_proto proto, const struct tp_ad
 	unsigned slot = p->side_count < PROXY_SIDE_CACHE ? p->side_count++
 						       : p->side_next++ % PROXY_SIDE_CACHE;
 	p->side[slot].addr = local;
-	snprintf(p->side[slot].text, sizeof(p->side[slot].text), "%s", out);
+	struct text t;
+	text_init(&t, p->side[slot].text, sizeof(p->side[slot].text));
+	text_cstr(&t, out);
 	return 0;
 }
 
 static int rr_value(enum tp_proto proto, const char *hostport, char *out, size_t size)
 {
-	int n = snprintf(out, size, "<sip:%s%s;lr>", hostport, proto == TP_TCP ? ";transport=tcp" : "");
-	return n < 0 || (size_t)n >= size ? EMSGSIZE : 0;
+	struct text t;
+
+	text_init(&t, out, size);
+	text_cstr(&t, "<sip:");
+	text_cstr(&t, hostport);
+	text_cstr(&t, proto == TP_TCP ? ";transport=tcp;lr>" : ";lr>");
+	return text_status(&t);
 }
 
 static int branch_start(struct branch *b)
@@ -746,11 +764,20 @@ static int branch_start(struct branch *b)
 	if (rc == 0 && b->path && b->path[0])
 		rc = sip_edit_add_header(&e, VIEW_LIT("Route"), view_from_cstr(b->path));
 	if (rc == 0) {
-		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=" PROXY_BRANCH_PREFIX "%s.%llx;rport",
-			 proto_upper(b->dest.proto), hostport, ctx->loop_hash,
-			 (unsigned long long)(++ctx->proxy->branch_counter << PROXY_WORKER_BITS |
-					      ctx->core->worker));
-		rc = sip_edit_insert_via(&e, view_from_cstr(via));
+		struct text t;
+		text_init(&t, via, sizeof(via));
+		text_cstr(&t, "SIP/2.0/");
+		text_cstr(&t, proto_upper(b->dest.proto));
+		text_cstr(&t, " ");
+		text_cstr(&t, hostport);
+		text_cstr(&t, ";branch=" PROXY_BRANCH_PREFIX);
+		text_cstr(&t, ctx->loop_hash);
+		text_cstr(&t, ".");
+		text_hex(&t, ++ctx->proxy->branch_counter << PROXY_WORKER_BITS | ctx->core->worker, 0);
+		text_cstr(&t, ";rport");
+		rc = text_status(&t);
+		if (rc == 0)
+			rc = sip_edit_insert_via(&e, view_make(via, t.len));
 	}
 	if (rc == 0)
 		rc = sip_edit_render(&e, iov, SIP_EDIT_MAX_IOV, &n, &total);
@@ -1098,7 +1125,15 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			reply(core, st, 404, NULL);
 			return;
 		}
-		snprintf(aor_key, sizeof(aor_key), "%s@%s", user, rdomain);
+		struct text t;
+		text_init(&t, aor_key, sizeof(aor_key));
+		text_cstr(&t, user);
+		text_cstr(&t, "@");
+		text_cstr(&t, rdomain);
+		if (t.over) { /* longer than any AOR the registrar stores */
+			reply(core, st, 404, NULL);
+			return;
+		}
 		location_lock(core->loc); /* the bindings are copied into the branches */
 		struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 		if (!aor) {
@@ -1220,10 +1255,18 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 	 * gets the same (§16.11) */
 	uint64_t h = siphash24(&core->tag_key, m->via.branch.p ? m->via.branch.p : "",
 			       m->via.branch.len);
-	snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=z9hG4bKsa%016llx", proto_upper(dest.proto),
-		 hostport, (unsigned long long)h);
+	struct text t;
+	text_init(&t, via, sizeof(via));
+	text_cstr(&t, "SIP/2.0/");
+	text_cstr(&t, proto_upper(dest.proto));
+	text_cstr(&t, " ");
+	text_cstr(&t, hostport);
+	text_cstr(&t, ";branch=z9hG4bKsa");
+	text_hex(&t, h, 16);
 	sip_edit_init(&e, m);
-	rc = own ? sip_edit_remove_routes(&e, (unsigned)own) : 0;
+	rc = text_status(&t);
+	if (rc == 0 && own)
+		rc = sip_edit_remove_routes(&e, (unsigned)own);
 	if (rc == 0)
 		rc = sip_edit_set_max_forwards(&e, m->has_max_forwards ? m->max_forwards - 1
 								     : PROXY_DEFAULT_MAX_FORWARDS);

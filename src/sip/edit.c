@@ -89,9 +89,13 @@ static int insert_line_before(struct sip_edit *edit, enum sip_hdr_id before, con
 	const struct sip_hdr *h = sip_msg_hdr_find(edit->msg, before);
 	uint32_t off = h ? offset_of(edit, h->name.p) : first_header_off(edit);
 	char prefix[64];
-	int n = snprintf(prefix, sizeof(prefix), "%s: ", name);
+	size_t n = strlen(name);
 
-	return op_add(edit, off, 0, view_make(prefix, (size_t)n), value, VIEW_LIT("\r\n"));
+	if (n + 2 > sizeof(prefix))
+		return EINVAL;
+	memcpy(prefix, name, n);
+	memcpy(prefix + n, ": ", 2);
+	return op_add(edit, off, 0, view_make(prefix, n + 2), value, VIEW_LIT("\r\n"));
 }
 
 int sip_edit_insert_via(struct sip_edit *edit, struct view via_value)
@@ -198,9 +202,8 @@ int sip_edit_remove_header(struct sip_edit *edit, const struct sip_hdr *hdr)
 int sip_edit_set_max_forwards(struct sip_edit *edit, uint32_t value)
 {
 	const struct sip_hdr *h = sip_msg_hdr_find(edit->msg, SIP_HDR_MAX_FORWARDS);
-	char digits[16];
-	int n = snprintf(digits, sizeof(digits), "%u", value);
-	struct view v = view_make(digits, (size_t)n);
+	char digits[VIEW_U64_DIGITS];
+	struct view v = view_make(digits, view_u64_format(value, digits));
 
 	if (!h)
 		return op_add(edit, first_header_off(edit), 0, VIEW_LIT("Max-Forwards: "), v,

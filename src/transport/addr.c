@@ -36,6 +36,18 @@ void tp_addr_ip_string(const struct tp_addr *addr, char *out, size_t size)
 							  : (const void *)&addr->u.in.sin_addr;
 	if (size == 0)
 		return;
+	if (addr->u.sa.sa_family == AF_INET && size >= INET_ADDRSTRLEN) {
+		/* dotted quad without inet_ntop's printf */
+		const uint8_t *b = src;
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				out[n++] = '.';
+			n += view_u64_format(b[i], out + n);
+		}
+		out[n] = '\0';
+		return;
+	}
 	if (!inet_ntop(addr->u.sa.sa_family, src, out, (socklen_t)size))
 		out[0] = '\0';
 }
@@ -101,24 +113,30 @@ static bool sent_by_is_source(const struct tp_packet *pkt)
 
 void tp_via_params(const struct tp_packet *pkt, char *out, size_t size)
 {
-	char ip[INET6_ADDRSTRLEN];
+	static const char received[] = ";received=", rport[] = ";rport=";
+	char text[sizeof(received) + INET6_ADDRSTRLEN + sizeof(rport) + VIEW_U64_DIGITS];
 	const struct sip_via *via = &pkt->msg.via;
-	int n = 0;
+	size_t n = 0;
 
 	if (size == 0)
 		return;
-	out[0] = '\0';
-	tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
 	/* RFC 3581 §4: with rport, received is added even when they match */
 	if (via->has_rport || !sent_by_is_source(pkt)) {
-		n = snprintf(out, size, ";received=%s", ip);
-		if (n < 0 || (size_t)n >= size) {
-			out[0] = '\0';
-			return;
-		}
+		memcpy(text, received, sizeof(received) - 1);
+		n = sizeof(received) - 1;
+		tp_addr_ip_string(&pkt->src, text + n, INET6_ADDRSTRLEN);
+		n += strlen(text + n);
 	}
-	if (via->has_rport && !via->rport_has_value)
-		snprintf(out + n, size - (size_t)n, ";rport=%u", tp_addr_port(&pkt->src));
+	if (via->has_rport && !via->rport_has_value) {
+		memcpy(text + n, rport, sizeof(rport) - 1);
+		n += sizeof(rport) - 1;
+		n += view_u64_format(tp_addr_port(&pkt->src), text + n);
+	}
+	/* all or nothing: a cut parameter would be a wrong one */
+	if (n >= size)
+		n = 0;
+	memcpy(out, text, n);
+	out[n] = '\0';
 }
 
 void tp_response_dest(const struct tp_packet *pkt, struct tp_dest *dest)

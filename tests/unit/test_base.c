@@ -32,6 +32,7 @@
 #include "base/obj.h"
 #include "base/random.h"
 #include "base/siphash.h"
+#include "base/text.h"
 #include "base/view.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -336,6 +337,72 @@ static void test_buf_printf(void **state)
  * locale makes vsnprintf return -1 (EILSEQ). The buffer must be unchanged,
  * terminator included, even though vsnprintf wrote into the spare room.
  */
+/* ------------------------------------------------------------------ text */
+
+static void test_u64_format(void **state)
+{
+	static const uint64_t values[] = { 0, 7, 10, 65535, 4294967296ULL, UINT64_MAX };
+	char got[VIEW_U64_DIGITS + 1], want[32];
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_LEN(values); i++) {
+		size_t n = view_u64_format(values[i], got);
+		got[n] = '\0';
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)values[i]);
+		assert_string_equal(got, want);
+	}
+	/* and back */
+	uint64_t back = 0;
+	size_t n = view_u64_format(UINT64_MAX, got);
+	assert_int_equal(n, VIEW_U64_DIGITS);
+	assert_true(view_to_u64(view_make(got, n), UINT64_MAX, &back));
+	assert_true(back == UINT64_MAX);
+}
+
+static void test_text(void **state)
+{
+	char out[24], want[64];
+	struct text t;
+	(void)state;
+
+	text_init(&t, out, sizeof(out));
+	assert_string_equal(out, "");
+	text_cstr(&t, "SIP/2.0/");
+	text_view(&t, VIEW_LIT("UDP x"));
+	text_u64(&t, 5060);
+	text_hex(&t, 0xbeefULL, 0);
+	assert_string_equal(out, "SIP/2.0/UDP x5060beef");
+	assert_int_equal(t.len, strlen(out));
+	assert_int_equal(text_status(&t), 0);
+	/* does not fit: dropped whole, the rest kept, and remembered */
+	text_cstr(&t, "toolong");
+	assert_string_equal(out, "SIP/2.0/UDP x5060beef");
+	assert_int_equal(text_status(&t), EMSGSIZE);
+	/* exactly full: 23 characters and the NUL */
+	text_init(&t, out, sizeof(out));
+	text_cstr(&t, "12345678901234567890123");
+	assert_int_equal(text_status(&t), 0);
+	assert_int_equal(t.len, 23);
+	text_add(&t, "", 0);
+	assert_int_equal(text_status(&t), 0);
+	/* hex as printf writes it, padded or not */
+	static const uint64_t hexes[] = { 0, 0xa, 0x123456789abcdefULL, UINT64_MAX };
+	for (size_t i = 0; i < ARRAY_LEN(hexes); i++) {
+		text_init(&t, out, sizeof(out));
+		text_hex(&t, hexes[i], 16);
+		snprintf(want, sizeof(want), "%016llx", (unsigned long long)hexes[i]);
+		assert_string_equal(out, want);
+		text_init(&t, out, sizeof(out));
+		text_hex(&t, hexes[i], 0);
+		snprintf(want, sizeof(want), "%llx", (unsigned long long)hexes[i]);
+		assert_string_equal(out, want);
+	}
+	/* a zero-sized array takes nothing */
+	text_init(&t, out, 0);
+	text_cstr(&t, "x");
+	assert_int_equal(text_status(&t), EMSGSIZE);
+}
+
 static void test_buf_printf_error(void **state)
 {
 	static const wchar_t bad[] = { L'a', (wchar_t)0x20ac, 0 };
@@ -1307,6 +1374,8 @@ int main(void)
 		cmocka_unit_test(test_view_trim),
 		cmocka_unit_test(test_view_to_u64),
 		cmocka_unit_test(test_buf_growth),
+		cmocka_unit_test(test_u64_format),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_buf_append),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_printf_error),

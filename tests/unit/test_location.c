@@ -264,11 +264,36 @@ static void test_users(void **state)
 	users_free(u);
 }
 
+/* The source of a binding as text, and the address formatting under it. */
+static void test_source_text(void **state)
+{
+	struct tp_addr a;
+	char out[64];
+	(void)state;
+
+	assert_int_equal(tp_addr_from_text(&a, VIEW_LIT("192.0.2.255"), 5060), 0);
+	location_source_text(TP_UDP, &a, out, sizeof(out));
+	assert_string_equal(out, "udp:192.0.2.255:5060");
+	assert_int_equal(tp_addr_from_text(&a, VIEW_LIT("0.0.0.0"), 0), 0);
+	location_source_text(TP_TCP, &a, out, sizeof(out));
+	assert_string_equal(out, "tcp:0.0.0.0:0");
+	assert_int_equal(tp_addr_from_text(&a, VIEW_LIT("[2001:db8::1]"), 65535), 0);
+	location_source_text(TP_TLS, &a, out, sizeof(out));
+	assert_string_equal(out, "tls:[2001:db8::1]:65535");
+	tp_addr_ip_string(&a, out, sizeof(out));
+	assert_string_equal(out, "2001:db8::1");
+	/* cut to the room there is, still a C string */
+	assert_int_equal(tp_addr_from_text(&a, VIEW_LIT("10.20.30.40"), 5060), 0);
+	location_source_text(TP_UDP, &a, out, 8);
+	assert_string_equal(out, "udp:10.");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_replace_remove),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_source_text),
 		cmocka_unit_test_setup_teardown(test_store_round_trip, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_users, db_setup, db_teardown),
 	};
