@@ -111,6 +111,21 @@ static int vias_print(struct buf *out, const struct sip_msg *req, struct view ad
 	return rc;
 }
 
+/* About the bytes of the response to req: the copied headers, the
+ * caller's lines and body, and room for the fixed text and Via additions,
+ * so that the response is written into one allocation. */
+static size_t response_size_hint(const struct sip_msg *req, const struct sip_hdr *from,
+				 const struct sip_hdr *to, const struct sip_response_spec *spec)
+{
+	size_t n = 192 + from->value.len + to->value.len + req->call_id.len + spec->via_params.len +
+		   spec->to_tag.len + spec->extra.len + spec->body.len;
+
+	for (const struct sip_hdr *h = sip_msg_hdr_find(req, SIP_HDR_VIA); h;
+	     h = sip_msg_hdr_next(req, h))
+		n += h->value.len + 8;
+	return n;
+}
+
 int sip_response_print(struct buf *out, const struct sip_msg *req,
 		       const struct sip_response_spec *spec)
 {
@@ -122,7 +137,9 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 
 	if (!req->is_request || spec->status < 100 || spec->status > 699 || !from || !to)
 		return EINVAL;
-	rc = buf_append(out, "SIP/2.0 ", 8);
+	rc = buf_reserve(out, response_size_hint(req, from, to, spec));
+	if (rc == 0)
+		rc = buf_append(out, "SIP/2.0 ", 8);
 	if (rc == 0)
 		rc = buf_append_uint(out, spec->status);
 	if (rc == 0)
