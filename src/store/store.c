@@ -73,7 +73,13 @@ struct store_sink {
 	struct store_op *done_head, *done_tail; /* guarded by store->lock */
 	bool woken; /* the writer wrote event_fd for this batch */
 	bool kick_queued; /* loop thread: a kick is deferred to the end of the turn */
+	struct store_op *spare; /* loop thread: delivered ops kept for reuse */
+	unsigned spare_count;
 };
+
+/* Ops a loop keeps for its next writes: a binding op is about 5 KB, and a
+ * burst of registrations would otherwise malloc and free each one. */
+#define STORE_SPARE_OPS 64
 
 struct store {
 	sqlite3 *db; /* reading connection; owner thread only */
@@ -87,7 +93,7 @@ struct store {
 	unsigned sink_count;
 	pthread_t thread;
 	sqlite3 *wdb; /* writer thread only */
-	sqlite3_stmt *w_put, *w_del, *w_del_aor;
+	sqlite3_stmt *w_put, *w_del, *w_del_aor, *w_begin, *w_commit;
 
 	pthread_mutex_t lock; /* guards queue, stop, done list */
 	pthread_cond_t cond;
@@ -314,9 +320,12 @@ void store_close(struct store *s)
 			loop_io_remove(k->loop, &k->io);
 			op_list_free(k->done_head);
 			k->done_head = k->done_tail = NULL;
+			op_list_free(k->spare);
+			k->spare = NULL;
 			close(k->event_fd);
 		}
-		sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor };
+		sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor, &s->w_begin,
+					  &s->w_commit };
 		finalize_all(wsts, sizeof(wsts) / sizeof(wsts[0]));
 		sqlite3_close(s->wdb);
 	}
@@ -618,11 +627,11 @@ static void *writer_main(void *arg)
 		if (!batch)
 			break; /* stop, queue drained */
 
-		err = exec_sql(s->wdb, "BEGIN IMMEDIATE");
+		err = step_write(s->wdb, s->w_begin, "BEGIN");
 		for (op = batch; op; op = op->next)
 			op->err = err ? err : binding_write(s, op);
 		if (!err) {
-			err = exec_sql(s->wdb, "COMMIT");
+			err = step_write(s->wdb, s->w_commit, "COMMIT");
 			if (err) {
 				sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
 				for (op = batch; op; op = op->next)
@@ -676,7 +685,13 @@ static void on_completions(struct loop_io *io, uint32_t events, void *arg)
 		struct store_op *next = list->next;
 		if (list->done)
 			list->done(list->err, list->arg);
-		free(list);
+		if (k->spare_count < STORE_SPARE_OPS) {
+			list->next = k->spare;
+			k->spare = list;
+			k->spare_count++;
+		} else {
+			free(list);
+		}
 		list = next;
 	}
 }
@@ -726,7 +741,9 @@ int store_attach(struct store *s, struct loop *loop)
 				" reg_id, q, expires_at, call_id, cseq, source, user_agent)"
 				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &s->w_put)) ||
 	    (err = prep(s->wdb, "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2", &s->w_del)) ||
-	    (err = prep(s->wdb, "DELETE FROM bindings WHERE aor = ?1", &s->w_del_aor)))
+	    (err = prep(s->wdb, "DELETE FROM bindings WHERE aor = ?1", &s->w_del_aor)) ||
+	    (err = prep(s->wdb, "BEGIN IMMEDIATE", &s->w_begin)) ||
+	    (err = prep(s->wdb, "COMMIT", &s->w_commit)))
 		goto fail;
 	err = sink_add(s, loop);
 	if (err)
@@ -747,7 +764,7 @@ int store_attach(struct store *s, struct loop *loop)
 	s->attached = true;
 	return 0;
 fail: {
-	sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor };
+	sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor, &s->w_begin, &s->w_commit };
 	finalize_all(wsts, sizeof(wsts) / sizeof(wsts[0]));
 	sqlite3_close(s->wdb);
 	s->wdb = NULL;
@@ -819,7 +836,7 @@ int store_binding_put(struct store *s, const struct store_binding *b, store_done
 	struct store_binding *own;
 	if (!s || !b || !s->attached || !binding_valid(b))
 		return EINVAL;
-	own = store_binding_new();
+	own = store_binding_new(s);
 	if (!own)
 		return ENOMEM;
 	*own = *b;
@@ -827,12 +844,21 @@ int store_binding_put(struct store *s, const struct store_binding *b, store_done
 }
 
 /* The binding of a put lives in its op: filled in place, queued without a
- * copy (a row is about 5 KB). */
-struct store_binding *store_binding_new(void)
+ * copy (a row is about 5 KB); on a loop's thread, one of its spare ops. */
+struct store_binding *store_binding_new(struct store *s)
 {
-	struct store_op *op = malloc(sizeof(*op));
-	if (!op)
-		return NULL;
+	struct store_sink *k = s && s->attached ? sink_of_caller(s) : NULL;
+	struct store_op *op;
+
+	if (k && k->spare && loop_current() == k->loop) {
+		op = k->spare;
+		k->spare = op->next;
+		k->spare_count--;
+	} else {
+		op = malloc(sizeof(*op));
+		if (!op)
+			return NULL;
+	}
 	op->kind = STORE_OP_PUT;
 	return &op->binding;
 }
