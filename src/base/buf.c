@@ -46,7 +46,9 @@ int buf_reserve(struct buf *b, size_t extra)
 	if (need <= b->cap)
 		return 0;
 
-	cap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
+	/* the first allocation is what is asked for (a message rendered in
+	 * one go stays its size); growth after that doubles */
+	cap = b->cap == 0 ? (need < BUF_MIN_CAP ? BUF_MIN_CAP : need) : b->cap;
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2) {
 			cap = need;
@@ -103,6 +105,22 @@ int buf_append_view(struct buf *b, struct view v)
 int buf_append_cstr(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));
+}
+
+int buf_append_iov(struct buf *b, const struct iovec *iov, size_t n)
+{
+	size_t total = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (iov[i].iov_len > SIZE_MAX - total)
+			return EMSGSIZE;
+		total += iov[i].iov_len;
+	}
+	err = buf_reserve(b, total);
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = buf_append(b, iov[i].iov_base, iov[i].iov_len);
+	return err;
 }
 
 int buf_append_uint(struct buf *b, unsigned long long v)

@@ -18,6 +18,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include "base/view.h"
 
@@ -27,7 +28,8 @@ struct buf {
 	size_t cap; /* bytes allocated, including room for the NUL */
 };
 
-/* Smallest allocation; later growth doubles the capacity. */
+/* Smallest allocation. The first allocation is the size asked for (at
+ * least this); later growth doubles the capacity. */
 #define BUF_MIN_CAP 64
 
 void buf_init(struct buf *b);
@@ -43,6 +45,8 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_view(struct buf *b, struct view v);
 int buf_append_cstr(struct buf *b, const char *s);
+/* The n pieces in order, with one growth for all of them. */
+int buf_append_iov(struct buf *b, const struct iovec *iov, size_t n);
 /* Decimal digits of v, without printf. */
 int buf_append_uint(struct buf *b, unsigned long long v);
 /* Appends formatted text; EINVAL if the format fails (vsnprintf < 0). */

@@ -412,8 +412,7 @@ static void forward_response(struct proxy_ctx *ctx, struct tp_packet *resp, stru
 		return;
 	}
 	buf_init(&out);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = buf_append(&out, iov[i].iov_base, iov[i].iov_len);
+	rc = buf_append_iov(&out, iov, n);
 	if (rc != 0) {
 		buf_fini(&out);
 		return;
@@ -784,8 +783,7 @@ static int branch_start(struct branch *b)
 	if (rc != 0)
 		return rc;
 	buf_init(&out);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = buf_append(&out, iov[i].iov_base, iov[i].iov_len);
+	rc = buf_append_iov(&out, iov, n);
 	if (rc == 0)
 		rc = txn_client_start(core->txn, &b->dest, &out, on_branch_response, b, &b->ct);
 	buf_fini(&out);

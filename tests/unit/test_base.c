@@ -282,6 +282,21 @@ static void test_buf_append(void **state)
 	assert_int_equal(b.len, 2u << 12);
 	for (size_t i = 0; i < b.len; i++)
 		assert_int_equal(b.data[i], i % 2 ? 'b' : 'a');
+
+	/* pieces in order, grown once to hold them all */
+	char big[300];
+	memset(big, 'x', sizeof(big));
+	struct iovec iov[] = { { "INVITE ", 7 }, { big, sizeof(big) }, { NULL, 0 }, { "\r\n", 2 } };
+	buf_fini(&b);
+	assert_int_equal(buf_append_iov(&b, iov, ARRAY_LEN(iov)), 0);
+	assert_int_equal(b.len, 7 + 300 + 2);
+	assert_int_equal(b.cap, 7 + 300 + 2 + 1);
+	assert_memory_equal(b.data, "INVITE xx", 9);
+	assert_memory_equal(b.data + b.len - 3, "x\r\n", 4);
+	/* a total that overflows leaves the buffer as it was */
+	struct iovec huge[] = { { big, SIZE_MAX }, { big, 2 } };
+	assert_int_equal(buf_append_iov(&b, huge, 2), EMSGSIZE);
+	assert_int_equal(b.len, 309);
 	buf_fini(&b);
 }
 
