@@ -48,6 +48,7 @@
 #include <openssl/crypto.h>
 
 #include "base/hashmap.h"
+#include "base/text.h"
 
 #define AUTH_NC_TABLE_MAX 65536u  /* replay-table entries */
 #define AUTH_NC_TABLE_BUCKETS 256 /* initial buckets; the map grows */
@@ -410,19 +411,22 @@ void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, str
 
 	char rspauth[DIGEST_HEX_MAX];
 	digest_rspauth(&in, rspauth);
-	int n;
-	if (with_qop)
-		n = snprintf(out->info, sizeof(out->info),
-			     "Authentication-Info: qop=auth, rspauth=\"%s\", cnonce=\"%.*s\", "
-			     "nc=%.*s\r\n",
-			     rspauth, (int)cred->cnonce.len, cred->cnonce.p, (int)cred->nc.len,
-			     cred->nc.p);
-	else
-		n = snprintf(out->info, sizeof(out->info), "Authentication-Info: rspauth=\"%s\"\r\n",
-			     rspauth);
-	if (n < 0 || (size_t)n >= sizeof(out->info)) {
-		out->info[0] = '\0'; /* cannot happen: cnonce is bounded */
+	struct text t;
+	text_init(&t, out->info, sizeof(out->info));
+	text_cstr(&t, with_qop ? "Authentication-Info: qop=auth, rspauth=\""
+			       : "Authentication-Info: rspauth=\"");
+	text_cstr(&t, rspauth);
+	if (with_qop) {
+		text_cstr(&t, "\", cnonce=\"");
+		text_view(&t, cred->cnonce);
+		text_cstr(&t, "\", nc=");
+		text_view(&t, cred->nc);
+		text_cstr(&t, "\r\n");
+	} else {
+		text_cstr(&t, "\"\r\n");
 	}
+	if (t.over)
+		out->info[0] = '\0'; /* cannot happen: cnonce is bounded */
 	set_result(out, AUTH_OK, "ok");
 out:
 	OPENSSL_cleanse(ha1, sizeof(ha1));

@@ -37,6 +37,7 @@
 #include "base/obj.h"
 #include "base/random.h"
 #include "base/siphash.h"
+#include "base/text.h"
 #include "core/core_int.h"
 #include "core/proxy.h"
 #include "sip/msg.h"
@@ -428,7 +429,9 @@ static void new_tag(struct core *core, char tag[CORE_TAG_LEN + 1])
 {
 	uint64_t counter = ++core->tag_counter;
 	uint64_t h = siphash24(&core->tag_key, &counter, sizeof(counter));
-	snprintf(tag, CORE_TAG_LEN + 1, "%016llx", (unsigned long long)h);
+	struct text t;
+	text_init(&t, tag, CORE_TAG_LEN + 1);
+	text_hex(&t, h, CORE_TAG_LEN);
 }
 
 void core_reply(struct core *core, struct txn *st, unsigned status, const char *reason,

@@ -38,6 +38,7 @@
 
 #include "base/log.h"
 #include "base/obj.h"
+#include "base/text.h"
 #include "core/core_int.h"
 
 #define REG_REPLY_MAX 512 /* bytes of a small answer's extra lines */
@@ -114,6 +115,7 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 	int rc = 0;
 
 	buf_init(&out);
+	(void)buf_reserve(&out, 512); /* the usual answer's lines in one allocation */
 	location_lock(core->loc); /* recursive: apply answers under it */
 	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 	for (struct loc_binding *b = aor ? aor->head : NULL; b && rc == 0; b = b->next) {
@@ -129,12 +131,20 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 			rc = buf_append_uint(&out, (unsigned long long)(left > 0 ? left : 0));
 		if (rc == 0 && b->q != 1000) {
 			q_text(b->q, q, sizeof(q));
-			rc = buf_printf(&out, ";q=%s", q);
+			rc = buf_append_cstr(&out, ";q=");
+			if (rc == 0)
+				rc = buf_append_cstr(&out, q);
 		}
-		if (rc == 0 && b->instance_len)
-			rc = buf_printf(&out, ";+sip.instance=%s", loc_instance(b));
-		if (rc == 0 && b->reg_id)
-			rc = buf_printf(&out, ";reg-id=%u", b->reg_id);
+		if (rc == 0 && b->instance_len) {
+			rc = buf_append_cstr(&out, ";+sip.instance=");
+			if (rc == 0)
+				rc = buf_append_cstr(&out, loc_instance(b));
+		}
+		if (rc == 0 && b->reg_id) {
+			rc = buf_append_cstr(&out, ";reg-id=");
+			if (rc == 0)
+				rc = buf_append_uint(&out, b->reg_id);
+		}
 		if (rc == 0)
 			rc = buf_append_cstr(&out, "\r\n");
 	}
@@ -145,11 +155,19 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 			rc = buf_printf(&out, "Path: %.*s\r\n", (int)h->value.len, h->value.p);
 	}
 	if (rc == 0)
-		rc = buf_printf(&out, "P-Associated-URI: <sip:%s>\r\n", aor_key);
+		rc = buf_append_cstr(&out, "P-Associated-URI: <sip:");
+	if (rc == 0)
+		rc = buf_append_cstr(&out, aor_key);
+	if (rc == 0)
+		rc = buf_append_cstr(&out, ">\r\n");
 	if (rc == 0 && info[0])
 		rc = buf_append_cstr(&out, info);
 	if (rc == 0)
-		rc = buf_printf(&out, "Date: %s\r\n", date_text(now));
+		rc = buf_append_cstr(&out, "Date: ");
+	if (rc == 0)
+		rc = buf_append_cstr(&out, date_text(now));
+	if (rc == 0)
+		rc = buf_append_cstr(&out, "\r\n");
 	if (rc == 0)
 		core_reply(core, st, 200, NULL, buf_view(&out));
 	else
@@ -246,8 +264,11 @@ static struct reg_pending *pending_new(struct core *core, struct txn *st, const 
 		return NULL;
 	p->core = core;
 	p->st = obj_ref(st);
-	snprintf(p->aor, sizeof(p->aor), "%s", aor);
-	snprintf(p->info, sizeof(p->info), "%s", info);
+	struct text t;
+	text_init(&t, p->aor, sizeof(p->aor));
+	text_cstr(&t, aor);
+	text_init(&t, p->info, sizeof(p->info));
+	text_cstr(&t, info);
 	p->next = core->pending;
 	if (p->next)
 		p->next->prev = p;
@@ -372,7 +393,9 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 			continue;
 		}
 		char ua_text[STORE_URI_MAX];
-		snprintf(ua_text, sizeof(ua_text), "%.*s", (int)ua.len, ua.p ? ua.p : "");
+		struct text t;
+		text_init(&t, ua_text, sizeof(ua_text));
+		text_add(&t, ua.p ? ua.p : "", ua.len < sizeof(ua_text) ? ua.len : sizeof(ua_text) - 1);
 		location_binding_to_store(b, ua_text, sb);
 		pending_queue(p, store_binding_queue(core->store, sb, on_stored, p));
 	}
@@ -495,7 +518,15 @@ void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt)
 		return;
 	}
 	user[ulen] = '\0';
-	snprintf(aor_key, sizeof(aor_key), "%s@%s", user, domain);
+	struct text t;
+	text_init(&t, aor_key, sizeof(aor_key));
+	text_cstr(&t, user);
+	text_cstr(&t, "@");
+	text_cstr(&t, domain);
+	if (t.over) {
+		reply_text(core, st, 400, "Bad To header: address-of-record too long");
+		return;
+	}
 
 	/* 3, 4: who is asking */
 	auth_check(core->auth, m, SIP_HDR_AUTHORIZATION, view_from_cstr(domain),
