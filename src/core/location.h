@@ -42,6 +42,12 @@
 struct location;
 struct loc_aor;
 
+enum loc_hop {
+	LOC_HOP_UNKNOWN, /* not read yet */
+	LOC_HOP_CONTACT, /* the contact: the source's IP, hop_proto, hop_port */
+	LOC_HOP_SOURCE,  /* the source (NAT, a name, another IP) */
+};
+
 struct loc_binding {
 	struct loc_binding *next;        /* in its AOR, oldest first */
 	struct loc_aor *aor;
@@ -55,6 +61,12 @@ struct loc_binding {
 	uint8_t family;                  /* AF_INET or AF_INET6 */
 	uint16_t port;
 	uint8_t ip[16];
+	/* where a request for this binding goes, as the proxy read the contact
+	 * the first time (LOC_HOP_*; under the location lock): a new binding
+	 * object comes with every change of its contact, so it stays true */
+	uint8_t hop;
+	uint8_t hop_proto; /* LOC_HOP_CONTACT: enum tp_proto and port of the */
+	uint16_t hop_port; /* contact, at the source's IP */
 	/* texts, each NUL-terminated, one after the other in text[]: the
 	 * contact, the Call-ID, the Path values, the +sip.instance */
 	uint16_t contact_len, call_id_len, path_len, instance_len;

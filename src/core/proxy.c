@@ -208,11 +208,29 @@ static bool via_is_ours(const struct core *core, const struct sip_via *via)
 	return core_addr_is_self(core, &a);
 }
 
+/* Could a Via line of m hold a branch sipd wrote for this loop hash? A
+ * plain search of the raw lines: most requests never passed through sipd,
+ * and then their Vias need no decoding. */
+static bool branch_text_present(const struct sip_msg *m, const char *hash)
+{
+	char needle[sizeof(PROXY_BRANCH_PREFIX) - 1 + PROXY_LOOP_HEX];
+
+	memcpy(needle, PROXY_BRANCH_PREFIX, sizeof(PROXY_BRANCH_PREFIX) - 1);
+	memcpy(needle + sizeof(PROXY_BRANCH_PREFIX) - 1, hash, PROXY_LOOP_HEX);
+	for (const struct sip_hdr *h = sip_msg_hdr_find(m, SIP_HDR_VIA); h;
+	     h = sip_msg_hdr_next(m, h))
+		if (memmem(h->value.p, h->value.len, needle, sizeof(needle)))
+			return true;
+	return false;
+}
+
 static bool looped(struct core *core, struct sip_msg *m, const char *hash)
 {
 	const struct sip_via *vias;
 	size_t n;
 
+	if (!branch_text_present(m, hash))
+		return false;
 	if (sip_msg_vias(m, &vias, &n, NULL) != 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -273,22 +291,31 @@ static bool same_ip(const struct tp_addr *a, const struct tp_addr *b)
  *    port than the one it listens on);
  *  - otherwise (a private or unresolvable Contact: NAT): the source.
  */
-static void binding_target(struct core *core, const struct loc_binding *lb, struct tp_dest *dest)
+static void binding_target(struct core *core, struct loc_binding *lb, struct tp_dest *dest)
 {
-	struct tp_dest contact;
 	struct tp_addr source;
-	struct sip_uri uri;
 	enum tp_proto proto = (enum tp_proto)lb->proto;
 
 	loc_source(lb, &source);
-	if (tp_has_conn(core->tp, proto, &source) || loc_uri(lb, &uri) != 0 ||
-	    uri_dest_proto(&uri, proto, &contact) != 0 || !same_ip(&contact.addr, &source)) {
-		memset(dest, 0, sizeof(*dest));
-		dest->proto = proto;
-		dest->addr = source;
-		return;
+	if (lb->hop == LOC_HOP_UNKNOWN) {
+		/* the contact is read once per binding, not per request */
+		struct tp_dest contact;
+		struct sip_uri uri;
+		lb->hop = LOC_HOP_SOURCE;
+		if (loc_uri(lb, &uri) == 0 && uri_dest_proto(&uri, proto, &contact) == 0 &&
+		    same_ip(&contact.addr, &source)) {
+			lb->hop = LOC_HOP_CONTACT;
+			lb->hop_proto = (uint8_t)contact.proto;
+			lb->hop_port = tp_addr_port(&contact.addr);
+		}
 	}
-	*dest = contact;
+	memset(dest, 0, sizeof(*dest));
+	dest->proto = proto;
+	dest->addr = source;
+	if (lb->hop == LOC_HOP_CONTACT && !tp_has_conn(core->tp, proto, &source)) {
+		dest->proto = (enum tp_proto)lb->hop_proto;
+		tp_addr_set_port(&dest->addr, lb->hop_port);
+	}
 }
 
 static bool binding_dest(struct core *core, const struct sip_msg *m, const struct sip_uri *target,

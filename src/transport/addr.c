@@ -57,7 +57,7 @@ uint16_t tp_addr_port(const struct tp_addr *addr)
 	return ntohs(addr->u.sa.sa_family == AF_INET6 ? addr->u.in6.sin6_port : addr->u.in.sin_port);
 }
 
-static void addr_set_port(struct tp_addr *addr, uint16_t port)
+void tp_addr_set_port(struct tp_addr *addr, uint16_t port)
 {
 	if (addr->u.sa.sa_family == AF_INET6)
 		addr->u.in6.sin6_port = htons(port);
@@ -93,7 +93,7 @@ int tp_addr_from_text(struct tp_addr *addr, struct view ip, uint16_t port)
 	} else {
 		return EINVAL;
 	}
-	addr_set_port(addr, port);
+	tp_addr_set_port(addr, port);
 	return 0;
 }
 
@@ -152,6 +152,6 @@ void tp_response_dest(const struct tp_packet *pkt, struct tp_dest *dest)
 	 * is opened to the source IP at the sent-by port. */
 	if (tp_proto_reliable(pkt->proto) || !via->has_rport) {
 		uint16_t port = pkt->proto == TP_TLS ? SIP_DEFAULT_TLS_PORT : SIP_DEFAULT_PORT;
-		addr_set_port(&dest->addr, via->has_port ? via->port : port);
+		tp_addr_set_port(&dest->addr, via->has_port ? via->port : port);
 	}
 }

@@ -86,6 +86,7 @@ const char *tp_proto_name(enum tp_proto proto); /* "UDP", "TCP", ... */
 /* "192.0.2.1" / "2001:db8::1" (no brackets), and the port. */
 void tp_addr_ip_string(const struct tp_addr *addr, char *out, size_t size);
 uint16_t tp_addr_port(const struct tp_addr *addr);
+void tp_addr_set_port(struct tp_addr *addr, uint16_t port);
 bool tp_addr_equal(const struct tp_addr *a, const struct tp_addr *b);
 /* From an IP literal (IPv6 with or without brackets) and a port. */
 int tp_addr_from_text(struct tp_addr *addr, struct view ip, uint16_t port);
