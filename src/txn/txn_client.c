@@ -92,16 +92,25 @@ static bool client_match(const struct hmap_node *node, const void *arg)
 	return view_eq(t->branch, k->branch) && view_eq(t->method, k->method);
 }
 
-static struct txn *client_find(struct txn_layer *layer, struct view branch, struct view method)
+static uint64_t branch_hash(struct txn_layer *layer, struct view branch)
+{
+	return hmap_hash(&layer->clients, branch.p, branch.len);
+}
+
+static struct txn *client_find_hashed(struct txn_layer *layer, uint64_t hash, struct view branch,
+				      struct view method)
 {
 	struct client_key k = { .branch = branch, .method = method };
-	struct hmap_node *n;
+	struct hmap_node *n = hmap_find(&layer->clients, hash, client_match, &k);
 
+	return n ? HMAP_ENTRY(n, struct txn, node) : NULL;
+}
+
+static struct txn *client_find(struct txn_layer *layer, struct view branch, struct view method)
+{
 	if (branch.p == NULL)
 		return NULL;
-	n = hmap_find(&layer->clients, hmap_hash(&layer->clients, branch.p, branch.len), client_match,
-		      &k);
-	return n ? HMAP_ENTRY(n, struct txn, node) : NULL;
+	return client_find_hashed(layer, branch_hash(layer, branch), branch, method);
 }
 
 static void client_deliver(struct txn *ct, struct tp_packet *response, int error)
@@ -351,7 +360,8 @@ int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct
 		rc = EINVAL;
 		goto out;
 	}
-	if (client_find(layer, branch, method)) {
+	uint64_t hash = branch_hash(layer, branch); /* found or linked under it */
+	if (client_find_hashed(layer, hash, branch, method)) {
 		rc = EEXIST;
 		goto out;
 	}
@@ -377,7 +387,7 @@ int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct
 		obj_unref(ct); /* never linked: this was the only reference */
 		goto out;
 	}
-	txn_link(ct, &layer->clients, hmap_hash(&layer->clients, ct->branch.p, ct->branch.len));
+	txn_link(ct, &layer->clients, hash);
 	client_start_timers(ct);
 	if (out)
 		*out = obj_ref(ct);
