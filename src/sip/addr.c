@@ -56,7 +56,7 @@ static int params_decode(struct sip_addr *addr, struct view rest)
 	return rc == ENOENT ? 0 : EBADMSG;
 }
 
-int sip_addr_decode(struct sip_addr *out, struct view in, const char **reason)
+static int addr_decode(struct sip_addr *out, struct view in, bool decode_uri, const char **reason)
 {
 	struct sip_addr addr;
 	const char *uri_reason = NULL;
@@ -112,7 +112,9 @@ int sip_addr_decode(struct sip_addr *out, struct view in, const char **reason)
 		addr.uri_raw = view_make(in.p, end);
 		i = end;
 	}
-	if (sip_uri_decode(&addr.uri, addr.uri_raw, &uri_reason) != 0) {
+	if (!decode_uri)
+		addr.uri.raw = addr.uri_raw; /* split only: the rest of uri stays zero */
+	else if (sip_uri_decode(&addr.uri, addr.uri_raw, &uri_reason) != 0) {
 		*reason = uri_reason ? uri_reason : "Bad URI";
 		return EBADMSG;
 	}
@@ -122,6 +124,16 @@ int sip_addr_decode(struct sip_addr *out, struct view in, const char **reason)
 	}
 	*out = addr;
 	return 0;
+}
+
+int sip_addr_decode(struct sip_addr *out, struct view in, const char **reason)
+{
+	return addr_decode(out, in, true, reason);
+}
+
+int sip_addr_split(struct sip_addr *out, struct view in, const char **reason)
+{
+	return addr_decode(out, in, false, reason);
 }
 
 /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), times 1000. */

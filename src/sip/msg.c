@@ -414,7 +414,10 @@ static int from_to(struct sip_msg *msg, enum sip_hdr_id id, struct sip_addr *add
 		return fail(err, 400, from ? "Duplicate From header" : "Duplicate To header", EBADMSG);
 	if (v.p == NULL)
 		return fail(err, 400, from ? "Missing From header" : "Missing To header", EBADMSG);
-	if (sip_addr_decode(addr, v, &reason) != 0)
+	/* A response's From and To are passed on, never read for their URI
+	 * (tags only): their URIs are not decoded. */
+	if ((msg->is_request ? sip_addr_decode(addr, v, &reason) : sip_addr_split(addr, v, &reason)) !=
+	    0)
 		return fail(err, 400, from ? "Bad From header" : "Bad To header", EBADMSG);
 	return 0;
 }

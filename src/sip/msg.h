@@ -205,7 +205,7 @@ struct sip_msg {
 	struct sip_via via; /* top Via */
 	struct sip_cseq cseq;
 	struct view call_id;
-	struct sip_addr from;
+	struct sip_addr from; /* in a response, split only: see sip_addr_split */
 	struct sip_addr to;
 	bool has_max_forwards;
 	uint32_t max_forwards;
@@ -296,6 +296,9 @@ bool sip_param_find(struct view params, const char *name, struct view *value);
 
 /* Decode a single name-addr / addr-spec (with header params) from a value. */
 int sip_addr_decode(struct sip_addr *addr, struct view in, const char **reason);
+/* The same without decoding the URI: display name, uri_raw, parameters and
+ * tag are set; of uri, only raw (the rest is zero). */
+int sip_addr_split(struct sip_addr *addr, struct view in, const char **reason);
 /* Decode one via-parm. */
 int sip_via_decode(struct sip_via *via, struct view in, const char **reason);
 

@@ -182,6 +182,17 @@ static const struct dcase dcases[] = {
 	{ "From tag empty", REQ_HEAD "Via: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=\r\nTo: <sip:a@b>\r\n"
 				     "Call-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
 	  SIP_FRAMING_DGRAM, EBADMSG, 400, "Bad From header" },
+	{ "bad To URI in a request", REQ_HEAD "Via: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\n"
+					      "To: <sip:a@[bad>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
+	  SIP_FRAMING_DGRAM, EBADMSG, 400, "Bad To header" },
+	/* a response's From and To are only split (their URIs are not read) */
+	{ "bad To URI in a response", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\n"
+				      "To: <sip:a@[bad>;tag=2\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
+	  SIP_FRAMING_DGRAM, 0, 0, NULL },
+	{ "bad To parameters in a response",
+	  "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\n"
+	  "To: <sip:a@b>;tag=\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
+	  SIP_FRAMING_DGRAM, EBADMSG, 400, "Bad To header" },
 };
 
 static void test_decode_table(void **state)
@@ -411,6 +422,28 @@ static struct sip_msg *decode_full(void)
 	return &m;
 }
 
+/* A response's From and To: display, URI text and tags, no URI fields. */
+static void test_response_from_to(void **state)
+{
+	static const char text[] = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				   "From: \"A\" <sip:alice@example.com;transport=tcp>;tag=f1\r\n"
+				   "t: sip:bob@example.com;tag=t2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+	struct sip_error err;
+	struct sip_msg m;
+	size_t used;
+	(void)state;
+
+	assert_int_equal(sip_msg_decode(&m, text, sizeof(text) - 1, SIP_FRAMING_DGRAM, &used, &err), 0);
+	expect_view(m.from.display, "\"A\"");
+	expect_view(m.from.uri_raw, "sip:alice@example.com;transport=tcp");
+	expect_view(m.from.uri.raw, "sip:alice@example.com;transport=tcp");
+	assert_null(m.from.uri.host.p);
+	expect_view(m.from.tag, "f1");
+	expect_view(m.to.uri_raw, "sip:bob@example.com");
+	expect_view(m.to.tag, "t2");
+	sip_msg_fini(&m);
+}
+
 static void test_eager_values(void **state)
 {
 	struct sip_msg *m = decode_full();
@@ -628,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_stream_pipelined),
 		cmocka_unit_test(test_stream_no_content_length),
 		cmocka_unit_test(test_eager_values),
+		cmocka_unit_test(test_response_from_to),
 		cmocka_unit_test(test_lazy_values),
 		cmocka_unit_test(test_lazy_table),
 		cmocka_unit_test(test_param_next),
