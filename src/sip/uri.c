@@ -165,11 +165,22 @@ static bool esc_next(struct view *v, unsigned char *c, bool *escaped)
 }
 
 /* Equal after unescaping; ASCII case folded when nocase. */
+static bool has_escape(struct view v)
+{
+	return v.len > 0 && memchr(v.p, '%', v.len) != NULL;
+}
+
 static bool esc_eq(struct view a, struct view b, bool nocase)
 {
 	unsigned char ca, cb;
 	bool ea, eb;
 
+	/* the usual case, no escape on either side: bytes (or letters) as they are */
+	if (!has_escape(a) && !has_escape(b)) {
+		if (nocase)
+			return view_eq_nocase(a, b);
+		return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+	}
 	for (;;) {
 		bool more_a = esc_next(&a, &ca, &ea);
 		bool more_b = esc_next(&b, &cb, &eb);
