@@ -154,6 +154,8 @@ struct loc_binding *location_binding_find(struct loc_aor *aor, const struct sip_
 			return b;
 	for (struct loc_binding *b = aor->head; b; b = b->next) {
 		struct sip_uri u;
+		if (!sip_uri_may_equal(view_make(loc_contact(b), b->contact_len), uri))
+			continue; /* another user: not worth decoding */
 		if (loc_uri(b, &u) == 0 && sip_uri_equal(&u, uri))
 			return b;
 	}

@@ -726,6 +726,34 @@ static bool tel_equal(const struct sip_uri *a, const struct sip_uri *b)
 	       tel_params_within(b->params, a->params);
 }
 
+bool sip_uri_may_equal(struct view text, const struct sip_uri *uri)
+{
+	size_t colon = view_find(text, ':');
+	struct view scheme = view_sub(text, 0, colon);
+	enum sip_uri_scheme s;
+
+	if (view_eq_lit_nocase(scheme, "sip"))
+		s = SIP_URI_SIP;
+	else if (view_eq_lit_nocase(scheme, "sips"))
+		s = SIP_URI_SIPS;
+	else
+		return true;
+	if (s != uri->scheme)
+		return false; /* other schemes are never equal */
+	struct view rest = view_sub(text, colon + 1, text.len);
+	size_t at = view_find(rest, '@');
+	if (at == rest.len)
+		return view_is_null(uri->user); /* no user part in text */
+	struct view userinfo = view_sub(rest, 0, at);
+	/* ';' or '?' before the '@': a user part that holds them, or an '@'
+	 * further on; either way decoding tells */
+	if (view_find_any(userinfo, ";?", 2) < userinfo.len)
+		return true;
+	if (view_is_null(uri->user))
+		return false; /* a user part in text only */
+	return esc_eq(view_sub(userinfo, 0, view_find(userinfo, ':')), uri->user, false);
+}
+
 bool sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b)
 {
 	if (a->scheme != b->scheme)

@@ -56,6 +56,13 @@ int sip_uri_decode(struct sip_uri *uri, struct view in, const char **reason);
  * (scheme case-insensitive). tel URIs compare by number (visual separators
  * ignored) and parameters. */
 bool sip_uri_equal(const struct sip_uri *a, const struct sip_uri *b);
+/*
+ * A quick test before decoding text to compare it with uri: false when the
+ * SIP or SIPS URI text surely differs from uri (another scheme, or another
+ * user part); true when it may be equal, or when that cannot be told
+ * without decoding. text must be a URI that sip_uri_decode accepts.
+ */
+bool sip_uri_may_equal(struct view text, const struct sip_uri *uri);
 
 /*
  * Find URI parameter name (case-insensitive) in params (";a=b;c=d").

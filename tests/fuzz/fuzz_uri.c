@@ -76,6 +76,7 @@ static bool decode(const uint8_t *p, size_t len, struct sip_uri *uri, char **cop
 	if (uri->user.p != NULL)
 		(void)sip_unescape(uri->user, unescaped, sizeof(unescaped));
 	check(sip_uri_equal(uri, uri), "URI not equal to itself");
+	check(sip_uri_may_equal(uri->raw, uri), "sip_uri_may_equal rules out the URI itself");
 	return true;
 }
 
@@ -96,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool ab = sip_uri_equal(&a, &b);
 		bool ba = sip_uri_equal(&b, &a);
 		check(ab == ba, "sip_uri_equal is not symmetric");
+		check(!ab || (sip_uri_may_equal(a.raw, &b) && sip_uri_may_equal(b.raw, &a)),
+		      "sip_uri_may_equal rules out equal URIs");
 		fuzz_sink += ab;
 	}
 	free(copy_a);

@@ -571,6 +571,39 @@ static void test_equal_table(void **state)
 			fail_msg("%s vs %s: want %s", c->b, c->a, c->equal ? "equal" : "different");
 		assert_true(sip_uri_equal(&a, &a));
 		assert_true(sip_uri_equal(&b, &b));
+		/* the quick test never rules out an equal pair */
+		if (c->equal && (!sip_uri_may_equal(a.raw, &b) || !sip_uri_may_equal(b.raw, &a)))
+			fail_msg("%s vs %s: sip_uri_may_equal says no to equal URIs", c->a, c->b);
+		assert_true(sip_uri_may_equal(a.raw, &a));
+	}
+}
+
+/* What the quick test rules out without decoding, and what it leaves. */
+static void test_may_equal(void **state)
+{
+	static const struct {
+		const char *text, *uri;
+		bool may;
+	} cases[] = {
+		{ "sip:alice@a.com", "sip:bob@a.com", false },
+		{ "sip:alice@a.com", "sip:Alice@a.com", false },
+		{ "sip:a.com", "sip:alice@a.com", false },
+		{ "sip:alice@a.com", "sip:a.com", false },
+		{ "sips:alice@a.com", "sip:alice@a.com", false },
+		{ "SIP:alice@b.com", "sip:alice@a.com", true }, /* same user: decoding tells */
+		{ "sip:%61lice@a.com", "sip:alice@a.com", true },
+		{ "sip:alice:pw@a.com", "sip:alice:other@a.com", true },
+		{ "sip:a;b@h.com", "sip:c@h.com", true }, /* ';' before '@': not told here */
+		{ "tel:+1234", "sip:+1234@h.com", true },
+		{ "sip:+1234@h.com", "tel:+1234", false },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sip_uri u;
+		decode_ok(cases[i].uri, &u);
+		if (sip_uri_may_equal(view_from_cstr(cases[i].text), &u) != cases[i].may)
+			fail_msg("%s vs %s: want %s", cases[i].text, cases[i].uri,
+				 cases[i].may ? "maybe" : "different");
 	}
 }
 
@@ -693,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_decode_table),
 		cmocka_unit_test(test_decode_prefixes),
 		cmocka_unit_test(test_equal_table),
+		cmocka_unit_test(test_may_equal),
 		cmocka_unit_test(test_param_table),
 		cmocka_unit_test(test_unescape_table),
 	};
