@@ -340,6 +340,17 @@ static int host_ip(struct view host, uint8_t ip[16])
 	return 0;
 }
 
+bool core_aor_key(char *out, size_t size, struct view user, const char *domain)
+{
+	struct text t;
+
+	text_init(&t, out, size);
+	text_view(&t, user);
+	text_cstr(&t, "@");
+	text_cstr(&t, domain);
+	return !t.over;
+}
+
 const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 {
 	uint8_t ip[16], dip[16];

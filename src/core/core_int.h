@@ -68,6 +68,9 @@ void core_reply(struct core *core, struct txn *st, unsigned status, const char *
 		struct view extra);
 /* The served domain that uri names (DESIGN.md §4), or NULL. */
 const char *core_uri_domain(const struct core *core, const struct sip_uri *uri);
+/* "user@domain", the key of an AOR in the location service, into out;
+ * false when it does not fit. */
+bool core_aor_key(char *out, size_t size, struct view user, const char *domain);
 /* uri names sipd itself, not a user: no user part, and a served domain or
  * an own address at a listened port (a Record-Route of ours). */
 bool core_uri_is_self(const struct core *core, const struct sip_uri *uri);

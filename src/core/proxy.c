@@ -330,12 +330,7 @@ static bool binding_dest(struct core *core, const struct sip_msg *m, const struc
 	ulen = sip_unescape(m->to.uri.user, user, sizeof(user) - 1);
 	if (ulen <= 0)
 		return false;
-	struct text t;
-	text_init(&t, key, sizeof(key));
-	text_add(&t, user, (size_t)ulen);
-	text_cstr(&t, "@");
-	text_cstr(&t, domain);
-	if (t.over)
+	if (!core_aor_key(key, sizeof(key), view_make(user, (size_t)ulen), domain))
 		return false;
 	location_lock(core->loc);
 	struct loc_binding *b = location_binding_find(location_find(core->loc, view_from_cstr(key)),
@@ -727,6 +722,18 @@ static int local_side(struct core *core, enum tp_proto proto, const struct tp_ad
 	return 0;
 }
 
+/* A Via of sipd's up to its branch value: "SIP/2.0/UDP host:port;branch=". */
+static void via_begin(struct text *t, char *out, size_t size, enum tp_proto proto,
+		      const char *hostport)
+{
+	text_init(t, out, size);
+	text_cstr(t, "SIP/2.0/");
+	text_cstr(t, proto_upper(proto));
+	text_cstr(t, " ");
+	text_cstr(t, hostport);
+	text_cstr(t, ";branch=");
+}
+
 static int rr_value(enum tp_proto proto, const char *hostport, char *out, size_t size)
 {
 	struct text t;
@@ -791,12 +798,8 @@ static int branch_start(struct branch *b)
 		rc = sip_edit_add_header(&e, VIEW_LIT("Route"), view_from_cstr(b->path));
 	if (rc == 0) {
 		struct text t;
-		text_init(&t, via, sizeof(via));
-		text_cstr(&t, "SIP/2.0/");
-		text_cstr(&t, proto_upper(b->dest.proto));
-		text_cstr(&t, " ");
-		text_cstr(&t, hostport);
-		text_cstr(&t, ";branch=" PROXY_BRANCH_PREFIX);
+		via_begin(&t, via, sizeof(via), b->dest.proto, hostport);
+		text_cstr(&t, PROXY_BRANCH_PREFIX);
 		text_cstr(&t, ctx->loop_hash);
 		text_cstr(&t, ".");
 		text_hex(&t, ++ctx->proxy->branch_counter << PROXY_WORKER_BITS | ctx->core->worker, 0);
@@ -1150,12 +1153,8 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			reply(core, st, 404, NULL);
 			return;
 		}
-		struct text t;
-		text_init(&t, aor_key, sizeof(aor_key));
-		text_cstr(&t, user);
-		text_cstr(&t, "@");
-		text_cstr(&t, rdomain);
-		if (t.over) { /* longer than any AOR the registrar stores */
+		/* longer than any AOR the registrar stores: nobody */
+		if (!core_aor_key(aor_key, sizeof(aor_key), view_make(user, (size_t)ulen), rdomain)) {
 			reply(core, st, 404, NULL);
 			return;
 		}
@@ -1281,12 +1280,8 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 	uint64_t h = siphash24(&core->tag_key, m->via.branch.p ? m->via.branch.p : "",
 			       m->via.branch.len);
 	struct text t;
-	text_init(&t, via, sizeof(via));
-	text_cstr(&t, "SIP/2.0/");
-	text_cstr(&t, proto_upper(dest.proto));
-	text_cstr(&t, " ");
-	text_cstr(&t, hostport);
-	text_cstr(&t, ";branch=z9hG4bKsa");
+	via_begin(&t, via, sizeof(via), dest.proto, hostport);
+	text_cstr(&t, "z9hG4bKsa");
 	text_hex(&t, h, 16);
 	sip_edit_init(&e, m);
 	rc = text_status(&t);

@@ -518,12 +518,7 @@ void registrar_request(struct core *core, struct txn *st, struct tp_packet *pkt)
 		return;
 	}
 	user[ulen] = '\0';
-	struct text t;
-	text_init(&t, aor_key, sizeof(aor_key));
-	text_cstr(&t, user);
-	text_cstr(&t, "@");
-	text_cstr(&t, domain);
-	if (t.over) {
+	if (!core_aor_key(aor_key, sizeof(aor_key), view_make(user, (size_t)ulen), domain)) {
 		reply_text(core, st, 400, "Bad To header: address-of-record too long");
 		return;
 	}
