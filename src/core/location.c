@@ -363,21 +363,14 @@ int location_put(struct location *loc, struct view key, const struct loc_binding
 void location_source_text(enum tp_proto proto, const struct tp_addr *addr, char *out, size_t size)
 {
 	static const char *const names[] = { "udp", "tcp", "tls", "ws", "wss" };
-	char text[8 + INET6_ADDRSTRLEN + 3 + VIEW_U64_DIGITS];
-	bool v6 = addr->u.sa.sa_family == AF_INET6;
+	char text[8 + TP_HOSTPORT_MAX];
 	size_t n = strlen(names[proto]);
 
-	/* proto:ip:port, the IPv6 address in brackets; no printf on this path */
+	/* proto:ip:port (the IPv6 address in brackets), cut to fit */
 	memcpy(text, names[proto], n);
 	text[n++] = ':';
-	if (v6)
-		text[n++] = '[';
-	tp_addr_ip_string(addr, text + n, INET6_ADDRSTRLEN);
+	tp_addr_hostport(addr, text + n, sizeof(text) - n);
 	n += strlen(text + n);
-	if (v6)
-		text[n++] = ']';
-	text[n++] = ':';
-	n += view_u64_format(tp_addr_port(addr), text + n);
 	if (size == 0)
 		return;
 	if (n >= size)

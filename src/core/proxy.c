@@ -61,7 +61,7 @@
 #include "sip/print.h"
 
 #define PROXY_MAX_BRANCHES 32      /* targets of one request (bindings are capped lower) */
-#define PROXY_HOSTPORT_MAX 64      /* "[IPv6]:65535" */
+#define PROXY_HOSTPORT_MAX TP_HOSTPORT_MAX
 #define PROXY_VIA_MAX 160
 #define PROXY_RR_MAX 128
 #define PROXY_DEFAULT_MAX_FORWARDS 70
@@ -147,20 +147,6 @@ static struct proxy_ctx *ctx_find(struct proxy *p, const struct txn *st)
 {
 	struct hmap_node *n = hmap_find(&p->by_st, ptr_hash(p, st), ctx_match, st);
 	return n ? HMAP_ENTRY(n, struct proxy_ctx, node) : NULL;
-}
-
-static void hostport_text(const struct tp_addr *a, char *out, size_t size)
-{
-	bool v6 = a->u.sa.sa_family == AF_INET6;
-	char ip[48];
-	struct text t;
-
-	tp_addr_ip_string(a, ip, sizeof(ip));
-	text_init(&t, out, size);
-	text_cstr(&t, v6 ? "[" : "");
-	text_cstr(&t, ip);
-	text_cstr(&t, v6 ? "]:" : ":");
-	text_u64(&t, tp_addr_port(a));
 }
 
 static const char *proto_upper(enum tp_proto p)
@@ -712,7 +698,7 @@ static int local_side(struct core *core, enum tp_proto proto, const struct tp_ad
 			return 0;
 		}
 	}
-	hostport_text(&local, out, size);
+	tp_addr_hostport(&local, out, size);
 	unsigned slot = p->side_count < PROXY_SIDE_CACHE ? p->side_count++
 						       : p->side_next++ % PROXY_SIDE_CACHE;
 	p->side[slot].addr = local;

@@ -52,6 +52,28 @@ void tp_addr_ip_string(const struct tp_addr *addr, char *out, size_t size)
 		out[0] = '\0';
 }
 
+void tp_addr_hostport(const struct tp_addr *addr, char *out, size_t size)
+{
+	bool v6 = addr->u.sa.sa_family == AF_INET6;
+	char text[TP_HOSTPORT_MAX];
+	size_t n = 0;
+
+	if (size == 0)
+		return;
+	if (v6)
+		text[n++] = '[';
+	tp_addr_ip_string(addr, text + n, INET6_ADDRSTRLEN);
+	n += strlen(text + n);
+	if (v6)
+		text[n++] = ']';
+	text[n++] = ':';
+	n += view_u64_format(tp_addr_port(addr), text + n);
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, text, n);
+	out[n] = '\0';
+}
+
 uint16_t tp_addr_port(const struct tp_addr *addr)
 {
 	return ntohs(addr->u.sa.sa_family == AF_INET6 ? addr->u.in6.sin6_port : addr->u.in.sin_port);

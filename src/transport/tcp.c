@@ -140,13 +140,15 @@ static void conn_destroy(void *obj)
 void tp_conn_close(struct tp_conn *conn, const char *why)
 {
 	struct transport *tp = conn->tp;
-	char ip[48];
 
 	if (conn->closed)
 		return;
 	conn->closed = true;
-	tp_addr_ip_string(&conn->peer, ip, sizeof(ip));
-	log_debug("tcp %s:%u closed: %s", ip, tp_addr_port(&conn->peer), why);
+	if (log_level_enabled(LOG_DEBUG)) {
+		char peer[TP_HOSTPORT_MAX];
+		tp_addr_hostport(&conn->peer, peer, sizeof(peer));
+		log_debug("tcp %s closed: %s", peer, why);
+	}
 	timer_cancel(&conn->idle_timer);
 	timer_cancel(&conn->msg_timer);
 	loop_io_remove(tp->loop, &conn->io);
@@ -607,9 +609,11 @@ static int remote_send(struct transport *owner, const struct tp_addr *peer,
 		rs->len += iov[i].iov_len;
 	}
 	int rc = loop_post(owner->loop, remote_send_run, rs);
-	char ip[48];
-	tp_addr_ip_string(peer, ip, sizeof(ip));
-	log_debug("tcp send handed to the loop of its connection %s:%u", ip, tp_addr_port(peer));
+	if (log_level_enabled(LOG_DEBUG)) { /* per message: no text unless it is logged */
+		char text[TP_HOSTPORT_MAX];
+		tp_addr_hostport(peer, text, sizeof(text));
+		log_debug("tcp send handed to the loop of its connection %s", text);
+	}
 	if (rc != 0)
 		free(rs);
 	return rc;

@@ -207,18 +207,18 @@ void tp_deliver(struct transport *tp, struct tp_packet *pkt)
 void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_error *err,
 		  const struct tp_dest *reply)
 {
-	char ip[48];
+	char peer[TP_HOSTPORT_MAX];
 	struct buf out;
 
 	tp->stats.malformed++;
-	tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
+	tp_addr_hostport(&pkt->src, peer, sizeof(peer));
 	const struct sip_hdr *call_id = sip_msg_hdr_find(&pkt->msg, SIP_HDR_CALL_ID);
 	struct view cid = call_id ? call_id->value : VIEW_LIT("");
 	if (log_ratelimit_allow(&tp->bad_log, loop_now_ms(tp->loop), TP_MALFORMED_LOG_BURST,
 				TP_MALFORMED_LOG_WINDOW_MS)) {
 		unsigned dropped = log_ratelimit_take_suppressed(&tp->bad_log);
-		log_warn("bad message from %s %s:%u: %d %s (Call-ID %.*s)%s", tp_proto_name(pkt->proto),
-			 ip, tp_addr_port(&pkt->src), err->status, err->reason,
+		log_warn("bad message from %s %s: %d %s (Call-ID %.*s)%s", tp_proto_name(pkt->proto),
+			 peer, err->status, err->reason,
 			 (int)(cid.len > 64 ? 64 : cid.len), cid.p, dropped ? " (more suppressed)" : "");
 	}
 	buf_init(&out);
@@ -227,8 +227,11 @@ void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_
 	char params[TP_VIA_PARAMS_MAX];
 	if (pkt->msg.via.raw.p != NULL)
 		tp_via_params(pkt, params, sizeof(params));
-	else
+	else {
+		char ip[INET6_ADDRSTRLEN];
+		tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
 		snprintf(params, sizeof(params), ";received=%s", ip);
+	}
 	char tag[17];
 	uint64_t r = 0;
 	(void)random_u64(&r);

@@ -85,6 +85,10 @@ const char *tp_proto_name(enum tp_proto proto); /* "UDP", "TCP", ... */
 
 /* "192.0.2.1" / "2001:db8::1" (no brackets), and the port. */
 void tp_addr_ip_string(const struct tp_addr *addr, char *out, size_t size);
+/* "192.0.2.1:5060" / "[2001:db8::1]:5060", cut to fit size; without printf.
+ * TP_HOSTPORT_MAX holds any. */
+#define TP_HOSTPORT_MAX 56
+void tp_addr_hostport(const struct tp_addr *addr, char *out, size_t size);
 uint16_t tp_addr_port(const struct tp_addr *addr);
 void tp_addr_set_port(struct tp_addr *addr, uint16_t port);
 bool tp_addr_equal(const struct tp_addr *a, const struct tp_addr *b);

@@ -264,7 +264,8 @@ static void test_users(void **state)
 	users_free(u);
 }
 
-/* The source of a binding as text, and the address formatting under it. */
+/* The source of a binding as text, and the address formatting under it
+ * (tp_addr_ip_string, tp_addr_hostport). */
 static void test_source_text(void **state)
 {
 	struct tp_addr a;
@@ -282,10 +283,16 @@ static void test_source_text(void **state)
 	assert_string_equal(out, "tls:[2001:db8::1]:65535");
 	tp_addr_ip_string(&a, out, sizeof(out));
 	assert_string_equal(out, "2001:db8::1");
+	tp_addr_hostport(&a, out, sizeof(out));
+	assert_string_equal(out, "[2001:db8::1]:65535");
+	tp_addr_hostport(&a, out, 6);
+	assert_string_equal(out, "[2001");
 	/* cut to the room there is, still a C string */
 	assert_int_equal(tp_addr_from_text(&a, VIEW_LIT("10.20.30.40"), 5060), 0);
 	location_source_text(TP_UDP, &a, out, 8);
 	assert_string_equal(out, "udp:10.");
+	tp_addr_hostport(&a, out, sizeof(out));
+	assert_string_equal(out, "10.20.30.40:5060");
 }
 
 int main(void)
