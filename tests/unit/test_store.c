@@ -284,23 +284,20 @@ static void test_spare_ops(void **state)
 #define SIDE_PUTS 200
 
 struct side {
+	struct done_count d; /* d.loop: the side's loop */
 	struct store *s;
-	struct loop *loop;
 	pthread_t thread;
 	const char *aor;
-	int done, errors, wrong_thread;
+	int wrong_thread;
 };
 
 static void side_done(int err, void *arg)
 {
 	struct side *sd = arg;
 
-	if (err)
-		sd->errors++;
 	if (!pthread_equal(pthread_self(), sd->thread))
 		sd->wrong_thread++;
-	if (++sd->done == SIDE_PUTS)
-		loop_stop(sd->loop);
+	on_done(err, &sd->d);
 }
 
 /* Runs on the side's loop (a deferred call): loop_current() is its loop. */
@@ -312,7 +309,7 @@ static void side_queue(void *arg)
 	for (int i = 0; i < SIDE_PUTS; i++) {
 		make_binding(&b, sd->aor, i, 4000000000);
 		if (store_binding_put(sd->s, &b, side_done, sd) != 0)
-			sd->errors++;
+			sd->d.errors++;
 	}
 }
 
@@ -320,7 +317,7 @@ static void *side_main(void *arg)
 {
 	struct side *sd = arg;
 	sd->thread = pthread_self();
-	(void)loop_run(sd->loop);
+	(void)loop_run(sd->d.loop);
 	return NULL;
 }
 
@@ -328,33 +325,34 @@ static void *side_main(void *arg)
  * done() runs on the thread of the loop that queued it. */
 static void test_two_loops(void **state)
 {
-	struct side a = { .aor = "a@example.com" }, b = { .aor = "b@example.com" };
+	struct side a = { .d.want = SIDE_PUTS, .aor = "a@example.com" },
+		    b = { .d.want = SIDE_PUTS, .aor = "b@example.com" };
 	pthread_t th;
 	int n = 0;
 	(void)state;
 	struct store *s = open_db();
 
 	a.s = b.s = s;
-	assert_int_equal(loop_alloc(&a.loop), 0);
-	assert_int_equal(loop_alloc(&b.loop), 0);
-	assert_int_equal(store_attach(s, a.loop), 0);
-	assert_int_equal(store_attach(s, b.loop), 0);
-	assert_int_equal(store_attach(s, b.loop), EINVAL); /* once per loop */
-	assert_int_equal(loop_defer(a.loop, side_queue, &a), 0);
-	assert_int_equal(loop_defer(b.loop, side_queue, &b), 0);
+	assert_int_equal(loop_alloc(&a.d.loop), 0);
+	assert_int_equal(loop_alloc(&b.d.loop), 0);
+	assert_int_equal(store_attach(s, a.d.loop), 0);
+	assert_int_equal(store_attach(s, b.d.loop), 0);
+	assert_int_equal(store_attach(s, b.d.loop), EINVAL); /* once per loop */
+	assert_int_equal(loop_defer(a.d.loop, side_queue, &a), 0);
+	assert_int_equal(loop_defer(b.d.loop, side_queue, &b), 0);
 	a.thread = pthread_self();
 	assert_int_equal(pthread_create(&th, NULL, side_main, &b), 0);
-	assert_int_equal(loop_run(a.loop), 0);
+	assert_int_equal(loop_run(a.d.loop), 0);
 	pthread_join(th, NULL);
-	assert_int_equal(a.done, SIDE_PUTS);
-	assert_int_equal(b.done, SIDE_PUTS);
-	assert_int_equal(a.errors + b.errors, 0);
+	assert_int_equal(a.d.done, SIDE_PUTS);
+	assert_int_equal(b.d.done, SIDE_PUTS);
+	assert_int_equal(a.d.errors + b.d.errors, 0);
 	assert_int_equal(a.wrong_thread + b.wrong_thread, 0);
 	assert_int_equal(store_binding_each(s, 0, binding_cb, &n), 0);
 	assert_int_equal(n, 2 * SIDE_PUTS);
 	store_close(s);
-	loop_free(a.loop);
-	loop_free(b.loop);
+	loop_free(a.d.loop);
+	loop_free(b.d.loop);
 }
 
 int main(void)
