@@ -36,7 +36,7 @@ import shutil
 import threading
 import time
 
-from sipd_harness import (REPLY_TIMEOUT, Sipd, TcpClient, UdpClient, expect, hostport,  # noqa: F401
+from sipd_harness import (REPLY_TIMEOUT, Closing, Sipd, TcpClient, UdpClient, expect, hostport,  # noqa: F401
                           new_branch, new_call_id, new_tag, parse_message)
 from sipd_harness import build_ack, build_response, response_dest
 
@@ -259,17 +259,6 @@ def find_binding(resp, uri):
 
 # ---------------------------------------------------------------------------
 # a registering user agent
-
-
-class Closing:
-    """`with` support for the test peers below: close() on the way out."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class Ua(Closing):

@@ -554,7 +554,18 @@ def build_ack(request_uri, response, local, transport="UDP"):
 # sockets
 
 
-class UdpClient:
+class Closing:
+    """`with` support for test peers: close() on the way out."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class UdpClient(Closing):
     """A UDP socket bound to 127.0.0.1:0 or [::1]:0."""
 
     def __init__(self, family=4):
@@ -564,13 +575,6 @@ class UdpClient:
         self.sock.bind((LOOPBACK[family], 0))
         self.local = self.sock.getsockname()[:2]
         self.received = []  # every datagram (bytes, addr), in order
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def close(self):
         self.sock.close()
@@ -633,7 +637,7 @@ class ConnectionClosed(Exception):
     pass
 
 
-class TcpClient:
+class TcpClient(Closing):
     """A TCP connection from 127.0.0.1 or ::1 (the family of dest) with
     TCP_NODELAY; reads messages framed by Content-Length."""
 
@@ -648,13 +652,6 @@ class TcpClient:
         self.buf = b""
         self.pongs = 0  # CRLFs seen between messages
         self.closed = False  # the peer closed (EOF or reset)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def close(self):
         try:
