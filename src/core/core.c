@@ -155,6 +155,15 @@ static void config_defaults(struct core_config *c)
 		c->timer_c_ms = CORE_TIMER_C_MS;
 }
 
+static int host_ip(struct view host, uint8_t ip[16])
+{
+	if (sip_ipv4_parse(host, ip))
+		return AF_INET;
+	if (sip_ipv6_reference_parse(host, ip) || sip_ipv6_parse(host, ip))
+		return AF_INET6;
+	return 0;
+}
+
 int core_alloc(struct core **out, const struct core_config *cfg, struct loop *loop,
 	       struct store *store)
 {
@@ -171,6 +180,7 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	for (unsigned i = 0; i < cfg->domain_count; i++) {
 		snprintf(core->domains[i], CORE_DOMAIN_MAX, "%s", cfg->domains[i]);
 		core->cfg.domains[i] = core->domains[i];
+		core->domain_family[i] = host_ip(view_from_cstr(core->domains[i]), core->domain_ip[i]);
 	}
 	core->loop = loop;
 	core->store = store;
@@ -221,6 +231,8 @@ int core_alloc_worker(struct core **out, struct core *first, struct loop *loop)
 		return ENOMEM;
 	core->cfg = first->cfg;
 	memcpy(core->domains, first->domains, sizeof(core->domains));
+	memcpy(core->domain_family, first->domain_family, sizeof(core->domain_family));
+	memcpy(core->domain_ip, first->domain_ip, sizeof(core->domain_ip));
 	for (unsigned i = 0; i < core->cfg.domain_count; i++)
 		core->cfg.domains[i] = core->domains[i];
 	core->first = first;
@@ -331,15 +343,6 @@ int core_add_listener(struct core *core, enum tp_proto proto, const struct tp_ad
 }
 
 /* The bytes of an IP literal host (IPv6 with or without brackets). */
-static int host_ip(struct view host, uint8_t ip[16])
-{
-	if (sip_ipv4_parse(host, ip))
-		return AF_INET;
-	if (sip_ipv6_reference_parse(host, ip) || sip_ipv6_parse(host, ip))
-		return AF_INET6;
-	return 0;
-}
-
 bool core_aor_key(char *out, size_t size, struct view user, const char *domain)
 {
 	struct text t;
@@ -353,18 +356,19 @@ bool core_aor_key(char *out, size_t size, struct view user, const char *domain)
 
 const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 {
-	uint8_t ip[16], dip[16];
+	uint8_t ip[16];
 	int family;
 
 	if (uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS)
 		return NULL;
-	family = host_ip(uri->host, ip);
+	/* the decoder told a name from an address already */
+	family = uri->host_type == SIP_HOST_NAME ? 0 : host_ip(uri->host, ip);
 	for (unsigned i = 0; i < core->cfg.domain_count; i++) {
 		const char *d = core->domains[i];
 		if (view_eq_cstr_nocase(uri->host, d))
 			return d;
-		if (family && host_ip(view_from_cstr(d), dip) == family &&
-		    memcmp(ip, dip, family == AF_INET ? 4 : 16) == 0)
+		if (family && core->domain_family[i] == family &&
+		    memcmp(ip, core->domain_ip[i], family == AF_INET ? 4 : 16) == 0)
 			return d;
 	}
 	if (!family)

@@ -33,6 +33,10 @@ struct proxy;       /* proxy.c */
 struct core {
 	struct core_config cfg;
 	char domains[CORE_MAX_DOMAINS][CORE_DOMAIN_MAX];
+	/* a domain written as an IP address: its family (else 0) and bytes,
+	 * read once when the core is made */
+	int domain_family[CORE_MAX_DOMAINS];
+	uint8_t domain_ip[CORE_MAX_DOMAINS][16];
 	struct siphash_key tag_key; /* random: To tags cannot be guessed */
 	uint64_t tag_counter;
 

@@ -632,6 +632,25 @@ def min_expires_setting(binary):
         env.remove()
 
 
+def ip_literal_domain(binary):
+    """A domain configured as an IP address is served by that address in
+    any spelling (192.0.2.7 = 192.000.002.007), and a name that is not it
+    is still refused."""
+    env = Env(binary, users=1)
+    try:
+        (name, pw), = env.pool
+        env.db.import_users(binary, env.pool, domain="192.0.2.7")
+        env.sipd = env.db.sipd(binary, LISTEN, domains=("192.0.2.7",)).start()
+        with Ua(env.sipd, "udp", user=name, password=pw, domain="192.000.002.007") as ua:
+            r = ok200(ua.register(["<%s>" % ua.contact()], 600), "REGISTER sip:192.000.002.007")
+            expect(find_binding(r, ua.contact()) is not None, "no binding in the 200", r)
+        with Ua(env.sipd, "udp", user=name, password=pw, domain="192.0.2.8") as ua:
+            expect_response(ua.register(["<%s>" % ua.contact()], 600), {403, 404},
+                            "REGISTER sip:192.0.2.8")
+    finally:
+        env.remove()
+
+
 def stale_nonce(binary, proto):
     """auth.nonce_lifetime=2s: credentials on an old nonce get 401 with
     stale=true; answering that challenge works."""
@@ -716,6 +735,7 @@ def main():
     tap.run("user add/del while sipd runs take effect without a restart", live_user_changes, binary)
     tap.run("first start: users 100 and 101 created, printed, able to register", first_start, binary)
     tap.run("registrar.min_expires=120: 423 with Min-Expires: 120", min_expires_setting, binary)
+    tap.run("a domain written as an IP address, in another spelling", ip_literal_domain, binary)
     for proto in ("udp", "tcp"):
         tap.run("%s: auth.nonce_lifetime=2s: old nonce → 401 stale=true" % proto.upper(),
                 stale_nonce, binary, proto)
