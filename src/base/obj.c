@@ -5,6 +5,10 @@
  * max_align_t, so its size is a multiple of that alignment and the user
  * memory after it is aligned as malloc would align it.
  *
+ * Uninitialised objects of more than MEM_BLOCK_MIN bytes (a received
+ * packet) are blocks of mem.h's per-thread lists; the low byte of the
+ * header's magic says so (the block's size), 0 for a plain malloc.
+ *
  * Memory order: a reference is only taken by someone who already holds one,
  * so obj_ref can be relaxed. obj_unref releases, and the thread that drops
  * the count to zero acquires before the destructor runs, so every write made
@@ -20,7 +24,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#define OBJ_MAGIC 0x6f626a21u /* "obj!", catches foreign pointers */
+#include "base/mem.h"
+
+/* "obj" then the block size / 1024 (0: a plain malloc); catches foreign
+ * pointers */
+#define OBJ_MAGIC 0x6f626a00u
+#define OBJ_MAGIC_MASK 0xffffff00u
+#define OBJ_MAGIC_OK(m) (((m)&OBJ_MAGIC_MASK) == OBJ_MAGIC)
 
 struct obj_header {
 	union {
@@ -46,14 +56,20 @@ static struct obj_header *header_of(const void *obj)
 static void *obj_new(size_t size, obj_destroy_h *destroy, bool zero)
 {
 	struct obj_header *hdr;
+	size_t block = 0;
 
 	if (size > SIZE_MAX - sizeof(*hdr))
 		return NULL;
-	hdr = zero ? calloc(1, sizeof(*hdr) + size) : malloc(sizeof(*hdr) + size);
+	if (!zero)
+		block = mem_block_size(sizeof(*hdr) + size);
+	if (block)
+		hdr = mem_block_get(block);
+	else
+		hdr = zero ? zalloc(sizeof(*hdr) + size) : malloc(sizeof(*hdr) + size);
 	if (!hdr)
 		return NULL;
 	atomic_init(&hdr->u.h.refs, 1);
-	hdr->u.h.magic = OBJ_MAGIC;
+	hdr->u.h.magic = OBJ_MAGIC | (unsigned)(block / 1024);
 	hdr->u.h.destroy = destroy;
 	return hdr + 1;
 }
@@ -75,7 +91,7 @@ void *obj_ref(void *obj)
 	if (!obj)
 		return NULL;
 	hdr = header_of(obj);
-	assert(hdr->u.h.magic == OBJ_MAGIC);
+	assert(OBJ_MAGIC_OK(hdr->u.h.magic));
 	unsigned old = atomic_fetch_add_explicit(&hdr->u.h.refs, 1,
 						 memory_order_relaxed);
 	assert(old > 0 && old < UINT_MAX);
@@ -91,7 +107,7 @@ void *obj_unref(void *obj)
 	if (!obj)
 		return NULL;
 	hdr = header_of(obj);
-	assert(hdr->u.h.magic == OBJ_MAGIC);
+	assert(OBJ_MAGIC_OK(hdr->u.h.magic));
 	old = atomic_fetch_sub_explicit(&hdr->u.h.refs, 1,
 					memory_order_release);
 	assert(old > 0);
@@ -101,8 +117,12 @@ void *obj_unref(void *obj)
 	atomic_thread_fence(memory_order_acquire);
 	if (hdr->u.h.destroy)
 		hdr->u.h.destroy(obj);
+	size_t block = (size_t)(hdr->u.h.magic & ~OBJ_MAGIC_MASK) * 1024;
 	hdr->u.h.magic = 0;
-	free(hdr);
+	if (block)
+		mem_block_put(hdr, block);
+	else
+		free(hdr);
 	return NULL;
 }
 
@@ -113,3 +133,4 @@ unsigned obj_refcount(const void *obj)
 	return atomic_load_explicit(&header_of(obj)->u.h.refs,
 				    memory_order_relaxed);
 }
+

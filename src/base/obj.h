@@ -16,6 +16,10 @@
  * the alignment of max_align_t. Only pointers returned by obj_alloc may be
  * passed to these functions (never malloc'ed memory or an interior pointer).
  * Not done: weak references, resurrection from a destructor.
+ *
+ * obj_alloc_uninit of more than MEM_BLOCK_MIN bytes takes a block from
+ * mem.h's per-thread lists, so a packet's allocation and free are a list
+ * pop and push.
  */
 #ifndef SIPD_BASE_OBJ_H
 #define SIPD_BASE_OBJ_H

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 
 #define LOC_INITIAL_BUCKETS 1024
 #define LOC_RING 4096    /* expiry buckets, one per second modulo this */
@@ -251,7 +252,7 @@ static struct loc_aor *aor_new(struct location *loc, struct view key)
 
 	if (key.len > UINT16_MAX)
 		return NULL;
-	aor = calloc(1, sizeof(*aor) + key.len + 1);
+	aor = zalloc(sizeof(*aor) + key.len + 1);
 	if (!aor)
 		return NULL;
 	memcpy(aor->key, key.p, key.len);

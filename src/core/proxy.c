@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/obj.h"
 #include "base/random.h"
 #include "base/text.h"
@@ -977,7 +978,7 @@ static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_pack
 		targets = 1;
 	if (targets > PROXY_MAX_BRANCHES)
 		targets = PROXY_MAX_BRANCHES;
-	struct proxy_ctx *ctx = calloc(1, sizeof(*ctx) + targets * sizeof(struct branch));
+	struct proxy_ctx *ctx = zalloc(sizeof(*ctx) + targets * sizeof(struct branch));
 	if (!ctx)
 		return NULL;
 	ctx->br = (struct branch *)(void *)(ctx + 1);

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/obj.h"
 #include "base/text.h"
 #include "core/core_int.h"
@@ -259,7 +260,7 @@ static bool path_join(struct sip_msg *m, char *out, size_t size)
 static struct reg_pending *pending_new(struct core *core, struct txn *st, const char *aor,
 				       const char *info)
 {
-	struct reg_pending *p = calloc(1, sizeof(*p));
+	struct reg_pending *p = zalloc(sizeof(*p));
 	if (!p)
 		return NULL;
 	p->core = core;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "sip/lex.h"
 #include "sip/sip_int.h"
 
@@ -163,7 +164,7 @@ static int list_fill(struct sip_msg *msg, enum sip_cache_kind kind, struct sip_e
 	c->state = 1;
 	if (total == 0)
 		return 0;
-	c->items = calloc(total, k->item_size);
+	c->items = zalloc_array(total, k->item_size);
 	if (!c->items) {
 		c->state = 0;
 		return ENOMEM;

@@ -29,6 +29,7 @@
 #include "base/buf.h"
 #include "base/hashmap.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/obj.h"
 #include "base/random.h"
 #include "base/siphash.h"
@@ -527,6 +528,13 @@ static void *obj_thread(void *arg)
 	return NULL;
 }
 
+/* Drops arg's reference; returns how many blocks this thread then caches. */
+static void *obj_thread_unref(void *arg)
+{
+	obj_unref(arg);
+	return (void *)(uintptr_t)mem_cached_blocks();
+}
+
 /* The count is atomic: concurrent ref/unref loses no update. */
 static void test_obj_threads(void **state)
 {
@@ -549,6 +557,178 @@ static void test_obj_threads(void **state)
 	assert_int_equal(destroy_calls, 0);
 	c = obj_unref(c);
 	assert_int_equal(destroy_calls, 1);
+}
+
+/* zalloc is calloc without calloc's bypass of the thread cache: zeroed,
+ * and an overflowing product is refused rather than wrapped. */
+static void test_zalloc(void **state)
+{
+	(void)state;
+	for (size_t size = 1; size <= 4096; size *= 4) {
+		/* dirty a block of this size first, so a reuse would show */
+		unsigned char *d = malloc(size);
+		assert_non_null(d);
+		memset(d, 0xee, size);
+		free(d);
+		unsigned char *p = zalloc(size);
+		assert_non_null(p);
+		for (size_t i = 0; i < size; i++)
+			assert_int_equal(p[i], 0);
+		free(p);
+	}
+	uint32_t *a = zalloc_array(100, sizeof(uint32_t));
+	assert_non_null(a);
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(a[i], 0);
+	free(a);
+	assert_null(zalloc_array(SIZE_MAX / 2 + 1, 2));
+	assert_null(zalloc_array(SIZE_MAX, SIZE_MAX));
+}
+
+/* Which sizes are blocks, and that a put of anything else frees. */
+static void test_mem_blocks(void **state)
+{
+	static const struct {
+		size_t size, block;
+	} rows[] = {
+		{ 0, 0 }, { 1, 0 }, { MEM_BLOCK_MIN, 0 }, { MEM_BLOCK_MIN + 1, 2048 },
+		{ 2048, 2048 }, { 2049, 4096 }, { 4096, 4096 }, { 4097, 8192 },
+		{ MEM_BLOCK_MAX, MEM_BLOCK_MAX }, { MEM_BLOCK_MAX + 1, 0 }, { SIZE_MAX, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		if (mem_block_size(rows[i].size) != rows[i].block)
+			fail_msg("row %zu: size %zu", i, rows[i].size);
+	}
+	assert_null(mem_block_get(100));  /* not a block size */
+	assert_null(mem_block_get(20000));
+
+	mem_cache_flush();
+	size_t base = mem_cached_blocks();
+	assert_int_equal(base, 0);
+	mem_block_put(NULL, 2048);
+	char *p = malloc(3000); /* malloc memory of a size that is no block */
+	assert_non_null(p);
+	mem_block_put(p, 3000);
+	assert_int_equal(mem_cached_blocks(), base);
+	p = mem_block_get(3000);
+	assert_non_null(p);
+	memset(p, 1, 4096); /* the whole block size is usable */
+	base = mem_cached_blocks(); /* the get may have taken a cached one */
+	mem_block_put(p, 4096);
+	assert_int_equal(mem_cached_blocks(), base + 1);
+	assert_ptr_equal(mem_block_get(2500), p);
+	p = realloc(p, 20000); /* a block is malloc memory */
+	assert_non_null(p);
+	free(p);
+	assert_int_equal(mem_cached_blocks(), base);
+}
+
+static unsigned big_destroy_calls;
+
+static void big_destroy(void *obj)
+{
+	(void)obj;
+	big_destroy_calls++;
+}
+
+/* Uninitialised objects over 1 KB come from the thread's block cache: a
+ * freed block is the next one handed out in its class, the cache holds at
+ * most MEM_CACHE_DEPTH per class, and small or huge objects bypass it. */
+static void test_obj_block_cache(void **state)
+{
+	enum { N = MEM_CACHE_DEPTH + 5 };
+	unsigned char *objs[N];
+	(void)state;
+
+	mem_cache_flush();
+	size_t base = mem_cached_blocks();
+	assert_int_equal(base, 0);
+
+	/* small and zeroed objects never enter the cache */
+	unsigned char *p = obj_alloc_uninit(500, NULL);
+	assert_non_null(p);
+	p = obj_unref(p);
+	p = obj_alloc(3000, NULL);
+	assert_non_null(p);
+	p = obj_unref(p);
+	p = obj_alloc_uninit(100000, NULL);
+	assert_non_null(p);
+	memset(p, 0x5a, 100000);
+	p = obj_unref(p);
+	assert_int_equal(mem_cached_blocks(), base);
+
+	/* a freed block comes back for the next object of its class */
+	big_destroy_calls = 0;
+	p = obj_alloc_uninit(1500, big_destroy);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % alignof(max_align_t), 0);
+	memset(p, 0xa5, 1500);
+	unsigned char *first = p;
+	base = mem_cached_blocks(); /* the alloc may have taken a cached one */
+	p = obj_unref(p);
+	assert_int_equal(big_destroy_calls, 1);
+	assert_int_equal(mem_cached_blocks(), base + 1);
+	p = obj_alloc_uninit(1900, big_destroy);
+	assert_ptr_equal(p, first);
+	assert_int_equal(mem_cached_blocks(), base);
+	assert_int_equal(obj_refcount(p), 1);
+	memset(p, 0x5a, 1900); /* the whole size is usable */
+	p = obj_unref(p);
+	assert_int_equal(big_destroy_calls, 2);
+
+	/* another class does not take it */
+	p = obj_alloc_uninit(3000, NULL);
+	assert_ptr_not_equal(p, first);
+	p = obj_unref(p);
+	assert_int_equal(mem_cached_blocks(), base + 2);
+
+	/* bounded: freeing more than the depth keeps only the depth */
+	for (int i = 0; i < N; i++) {
+		objs[i] = obj_alloc_uninit(5000, NULL);
+		assert_non_null(objs[i]);
+		memset(objs[i], i, 5000);
+	}
+	for (int i = 0; i < N; i++)
+		objs[i] = obj_unref(objs[i]);
+	assert_int_equal(mem_cached_blocks(), base + 2 + MEM_CACHE_DEPTH);
+}
+
+static void *cache_thread(void *arg)
+{
+	(void)arg;
+	void *p[8];
+	for (int i = 0; i < 8; i++) {
+		p[i] = obj_alloc_uninit(1200 + 900 * (size_t)i, NULL);
+		if (!p[i])
+			return (void *)1;
+	}
+	for (int i = 0; i < 8; i++)
+		obj_unref(p[i]);
+	return mem_cached_blocks() == 8 ? NULL : (void *)1;
+}
+
+/* An object made on one thread and released on another goes to the
+ * releasing thread's cache; a thread's cache goes when the thread ends. */
+static void test_obj_block_cache_threads(void **state)
+{
+	pthread_t t;
+	void *ret = (void *)1;
+	(void)state;
+
+	size_t drained = mem_blocks_drained();
+	assert_int_equal(pthread_create(&t, NULL, cache_thread, NULL), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_null(ret);
+	assert_int_equal(mem_blocks_drained(), drained + 8); /* freed as it ended */
+
+	void *p = obj_alloc_uninit(2500, NULL);
+	assert_non_null(p);
+	size_t base = mem_cached_blocks();
+	assert_int_equal(pthread_create(&t, NULL, obj_thread_unref, p), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_int_equal((uintptr_t)ret, 1);
+	assert_int_equal(mem_cached_blocks(), base); /* not this thread's */
 }
 
 /* --------------------------------------------------------------- siphash */
@@ -1397,6 +1577,10 @@ int main(void)
 		cmocka_unit_test(test_obj_refcount),
 		cmocka_unit_test(test_obj_alloc_edges),
 		cmocka_unit_test(test_obj_threads),
+		cmocka_unit_test(test_obj_block_cache),
+		cmocka_unit_test(test_zalloc),
+		cmocka_unit_test(test_mem_blocks),
+		cmocka_unit_test(test_obj_block_cache_threads),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_siphash_nocase),
 		cmocka_unit_test(test_hmap_init),
