@@ -322,13 +322,18 @@ static int request_key(const char *p, size_t len, struct view *method, struct vi
 			if (view_eq_lit_nocase(name, "Via") || view_eq_lit_nocase(name, "v")) {
 				struct view value = view_make(colon + 1, (size_t)(line + n - colon - 1));
 				const char *comma = memchr(value.p, ',', value.len);
-				struct sip_via via;
-				const char *reason;
 				if (comma)
 					value.len = (size_t)(comma - value.p);
-				if (sip_via_decode(&via, view_trim(value), &reason) != 0)
+				/* the parameters start at the first ';' (a sent-by
+				 * has none); the TU wrote this Via, so only the
+				 * branch is looked for, not the whole Via decoded */
+				const char *semi = memchr(value.p, ';', value.len);
+				if (!semi)
 					return EINVAL;
-				*branch = via.branch;
+				struct view params = view_make(semi, (size_t)(value.p + value.len - semi));
+				if (!sip_param_find(view_trim(params), "branch", branch) ||
+				    branch->p == NULL)
+					return EINVAL;
 				return 0;
 			}
 		}

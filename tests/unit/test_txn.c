@@ -637,6 +637,11 @@ static void test_client_start_refused(void **state)
 		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr1\r\n\r\n",
 		"OPTIONS sip:a@example.com SIP/2.0\r\nTo: <sip:a@example.com>\r\n\r\n",
 		"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n",
+		"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;rport;x=y\r\n\r\n",
+		"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch\r\n\r\n",
+		/* the branch of a second Via value is not the top Via's */
+		"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;rport, "
+		"SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKv2\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		buf_init(&b);
@@ -668,7 +673,15 @@ static void test_client_start_refused(void **state)
 	struct txn *dup = NULL;
 	assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &dup), EEXIST);
 	assert_null(dup);
-	obj_unref(ct);
+	obj_unref(ct);	/* the branch is found among other parameters, in any case */
+	buf_init(&b);
+	assert_int_equal(buf_append_cstr(&b, "OPTIONS sip:a@example.com SIP/2.0\r\n"
+					     "v: SIP/2.0/UDP [2001:db8::1]:5060 ;rport ; BRANCH = z9hG4bKu1;x\r\n\r\n"), 0);
+	assert_int_equal(txn_client_start(F.layer, &dest, &b, client_cb, NULL, &ct), 0);
+	assert_non_null(ct);
+	ct = obj_unref(ct);
+	assert_int_equal(client_start("OPTIONS", "z9hG4bKu1", TP_UDP, &ct), EEXIST); /* its key */
+	assert_null(ct);
 }
 
 /* §17.1.4: a failed first send is returned; a failed retransmission is
