@@ -5,6 +5,8 @@
 #include "sip/lex.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
 
 bool lex_quoted(struct view v, size_t *i)
 {
@@ -30,6 +32,33 @@ bool lex_quoted(struct view v, size_t *i)
 	return false;
 }
 
+/* Nonzero when a byte of w equals c (exact as a yes/no answer). */
+static inline uint64_t word_has(uint64_t w, unsigned char c)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t x = w ^ (ones * c);
+
+	return (x - ones) & ~x & (ones << 7);
+}
+
+/* Index of the first byte at or after i that may split or nest a list
+ * element (CT_LISTSEP), or len; eight bytes at a time over the plain run
+ * that makes up most of an element. */
+static size_t next_listsep(const char *p, size_t i, size_t len)
+{
+	while (i + 8 <= len) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (word_has(w, ',') | word_has(w, '"') | word_has(w, '<') | word_has(w, '>'))
+			break;
+		i += 8;
+	}
+	while (i < len && !ct_is((unsigned char)p[i], CT_LISTSEP))
+		i++;
+	return i;
+}
+
 int lex_list_next(struct view *rest, struct view *elem)
 {
 	struct view v = *rest;
@@ -39,12 +68,8 @@ int lex_list_next(struct view *rest, struct view *elem)
 
 	if (i >= v.len)
 		return ENOENT;
-	while (i < v.len) {
+	while ((i = next_listsep(v.p, i, v.len)) < v.len) {
 		char c = v.p[i];
-		if (!ct_is((unsigned char)c, CT_LISTSEP)) {
-			i++;
-			continue;
-		}
 		if (c == '"') {
 			if (!lex_quoted(v, &i))
 				return EBADMSG;
