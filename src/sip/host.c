@@ -31,29 +31,31 @@ static struct view view_sub(struct view v, size_t from, size_t to)
  */
 bool sip_ipv4_parse(struct view v, uint8_t *out)
 {
+	const unsigned char *p = (const unsigned char *)v.p, *end = p + v.len;
 	uint8_t bytes[URI_IPV4_BYTES];
-	size_t i = 0;
 
+	/* "0.0.0.0" to "255.255.255.255": a cheap no for most host names */
+	if (v.len < 7 || v.len > 15)
+		return false;
 	for (size_t octet = 0; octet < URI_IPV4_BYTES; octet++) {
-		unsigned value = 0;
-		size_t digits = 0;
-
 		if (octet > 0) {
-			if (i >= v.len || v.p[i] != '.')
+			if (p == end || *p != '.')
 				return false;
-			i++;
+			p++;
 		}
-		while (i < v.len && ct_is((unsigned char)v.p[i], CT_DIGIT) &&
-		       digits < URI_IPV4_OCTET_DIGITS) {
-			value = value * 10 + (unsigned)(v.p[i] - '0');
-			digits++;
-			i++;
-		}
-		if (digits == 0 || value > URI_IPV4_OCTET_MAX)
+		unsigned d = p < end ? (unsigned)(*p - '0') : 10u;
+		if (d > 9)
+			return false;
+		unsigned value = d;
+		p++;
+		for (size_t k = 1; k < URI_IPV4_OCTET_DIGITS && p < end && (d = (unsigned)(*p - '0')) <= 9;
+		     k++, p++)
+			value = value * 10 + d;
+		if (value > URI_IPV4_OCTET_MAX)
 			return false;
 		bytes[octet] = (uint8_t)value;
 	}
-	if (i != v.len)
+	if (p != end)
 		return false;
 	if (out)
 		memcpy(out, bytes, sizeof(bytes));

@@ -410,6 +410,55 @@ static int decode_and_read(struct view in, const struct sip_uri *reference)
 	return 0;
 }
 
+/* IPv4address with its bytes: every length from 7 to 15, leading zeros
+ * (a leniency), and what is one character off. */
+static void test_ipv4_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+		uint8_t bytes[4];
+	} rows[] = {
+		{ "0.0.0.0", true, { 0, 0, 0, 0 } },
+		{ "127.0.0.1", true, { 127, 0, 0, 1 } },
+		{ "255.255.255.255", true, { 255, 255, 255, 255 } },
+		{ "000.000.000.000", true, { 0, 0, 0, 0 } },
+		{ "1.2.3.04", true, { 1, 2, 3, 4 } },
+		{ "10.200.30.249", true, { 10, 200, 30, 249 } },
+		{ "", false, { 0 } },
+		{ "1.2.3", false, { 0 } },
+		{ "1.2.3.", false, { 0 } },
+		{ "1.2.3.4.", false, { 0 } },
+		{ ".1.2.3.4", false, { 0 } },
+		{ "1..2.3.4", false, { 0 } },
+		{ "1.2.3.-4", false, { 0 } },
+		{ "1.2.3.4a", false, { 0 } },
+		{ "a.2.3.4", false, { 0 } },
+		{ "256.0.0.1", false, { 0 } },
+		{ "1.2.3.256", false, { 0 } },
+		{ "0000.0.0.0", false, { 0 } },
+		{ "1.2.3.0004", false, { 0 } },
+		{ "1.2.3.4.5", false, { 0 } },
+		{ "1.2.3.4 ", false, { 0 } },
+		{ "1,2.3.4", false, { 0 } },
+		{ "255.255.255.2555", false, { 0 } },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t out[4] = { 9, 9, 9, 9 };
+		bool ok = sip_ipv4_parse(view_from_cstr(rows[i].text), out);
+		if (ok != rows[i].ok)
+			fail_msg("\"%s\": %s", rows[i].text, ok ? "accepted" : "refused");
+		if (ok && memcmp(out, rows[i].bytes, 4) != 0)
+			fail_msg("\"%s\": bytes %u.%u.%u.%u", rows[i].text, out[0], out[1], out[2], out[3]);
+		if (!ok && memcmp(out, "\x09\x09\x09\x09", 4) != 0)
+			fail_msg("\"%s\": refused but written", rows[i].text);
+	}
+	/* a view is not read past its end */
+	assert_true(sip_ipv4_parse(view_make("1.2.3.45", 7), NULL));
+	assert_false(sip_ipv4_parse(view_make("1.2.3.4", 6), NULL));
+}
+
 static void test_decode_prefixes(void **state)
 {
 	struct fence g;
@@ -725,6 +774,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_table),
 		cmocka_unit_test(test_decode_prefixes),
+		cmocka_unit_test(test_ipv4_parse),
 		cmocka_unit_test(test_equal_table),
 		cmocka_unit_test(test_may_equal),
 		cmocka_unit_test(test_param_table),
