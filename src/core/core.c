@@ -180,6 +180,7 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	for (unsigned i = 0; i < cfg->domain_count; i++) {
 		snprintf(core->domains[i], CORE_DOMAIN_MAX, "%s", cfg->domains[i]);
 		core->cfg.domains[i] = core->domains[i];
+		core->domain_len[i] = strlen(core->domains[i]);
 		core->domain_family[i] = host_ip(view_from_cstr(core->domains[i]), core->domain_ip[i]);
 	}
 	core->loop = loop;
@@ -231,6 +232,7 @@ int core_alloc_worker(struct core **out, struct core *first, struct loop *loop)
 		return ENOMEM;
 	core->cfg = first->cfg;
 	memcpy(core->domains, first->domains, sizeof(core->domains));
+	memcpy(core->domain_len, first->domain_len, sizeof(core->domain_len));
 	memcpy(core->domain_family, first->domain_family, sizeof(core->domain_family));
 	memcpy(core->domain_ip, first->domain_ip, sizeof(core->domain_ip));
 	for (unsigned i = 0; i < core->cfg.domain_count; i++)
@@ -365,7 +367,8 @@ const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 	family = uri->host_type == SIP_HOST_NAME ? 0 : host_ip(uri->host, ip);
 	for (unsigned i = 0; i < core->cfg.domain_count; i++) {
 		const char *d = core->domains[i];
-		if (view_eq_cstr_nocase(uri->host, d))
+		if (uri->host.len == core->domain_len[i] &&
+		    view_eq_nocase(uri->host, view_make(d, core->domain_len[i])))
 			return d;
 		if (family && core->domain_family[i] == family &&
 		    memcmp(ip, core->domain_ip[i], family == AF_INET ? 4 : 16) == 0)

@@ -33,6 +33,7 @@ struct proxy;       /* proxy.c */
 struct core {
 	struct core_config cfg;
 	char domains[CORE_MAX_DOMAINS][CORE_DOMAIN_MAX];
+	size_t domain_len[CORE_MAX_DOMAINS]; /* strlen of each */
 	/* a domain written as an IP address: its family (else 0) and bytes,
 	 * read once when the core is made */
 	int domain_family[CORE_MAX_DOMAINS];

@@ -18,10 +18,11 @@
 
 struct known_param {
 	const char *name;
+	size_t len;
 	size_t offset;
 };
 
-#define KNOWN(field) { #field, offsetof(struct sip_auth, field) }
+#define KNOWN(field) { #field, sizeof(#field) - 1, offsetof(struct sip_auth, field) }
 static const struct known_param known_params[] = {
 	KNOWN(username), KNOWN(realm), KNOWN(nonce), KNOWN(uri),
 	KNOWN(response), KNOWN(algorithm), KNOWN(cnonce), KNOWN(opaque),
@@ -32,7 +33,10 @@ static const struct known_param known_params[] = {
 static struct view *known_slot(struct sip_auth *auth, struct view name)
 {
 	for (size_t k = 0; k < sizeof(known_params) / sizeof(known_params[0]); k++) {
-		if (view_eq_cstr_nocase(name, known_params[k].name))
+		/* the length first: most names are passed over without a
+		 * character compared */
+		if (name.len == known_params[k].len &&
+		    view_eq_nocase(name, view_make(known_params[k].name, known_params[k].len)))
 			return (struct view *)(void *)((char *)auth + known_params[k].offset);
 	}
 	return NULL;
