@@ -10,13 +10,13 @@
  * Blocks: glibc's per-thread cache stops at about 1 KB, and above it every
  * malloc and free of a received packet went through the shared bins (about
  * 900 instructions a pair, and now and then a consolidation of the small
- * bins). mem_block_get hands out blocks of 2, 4
- * or 8 KB from a list kept by each thread; mem_block_put gives one back to
- * the calling thread's list, up to MEM_CACHE_DEPTH per size, and frees the
- * rest. A block is ordinary malloc memory (realloc and free work on it), so
- * the thread that frees need not be the one that allocated. A thread's
- * lists are freed when the thread ends. Under AddressSanitizer a cached
- * block is poisoned, so a use after its release is still caught.
+ * bins). mem_block_get hands out blocks of 2, 4 or 8 KB from a list kept by
+ * each thread; mem_block_put gives one back to the calling thread's list,
+ * up to MEM_CACHE_DEPTH per size, and frees the rest. A block is ordinary
+ * malloc memory, so the thread that frees it need not be the one that
+ * allocated it. A thread's lists are freed when the thread ends. Under
+ * AddressSanitizer a cached block is poisoned, so a use after its release
+ * is still caught.
  */
 #ifndef SIPD_BASE_MEM_H
 #define SIPD_BASE_MEM_H

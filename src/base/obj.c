@@ -133,4 +133,3 @@ unsigned obj_refcount(const void *obj)
 	return atomic_load_explicit(&header_of(obj)->u.h.refs,
 				    memory_order_relaxed);
 }
-
