@@ -178,10 +178,11 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	core->cfg = *cfg;
 	config_defaults(&core->cfg);
 	for (unsigned i = 0; i < cfg->domain_count; i++) {
-		snprintf(core->domains[i], CORE_DOMAIN_MAX, "%s", cfg->domains[i]);
-		core->cfg.domains[i] = core->domains[i];
-		core->domain_len[i] = strlen(core->domains[i]);
-		core->domain_family[i] = host_ip(view_from_cstr(core->domains[i]), core->domain_ip[i]);
+		struct core_domain *d = &core->domain[i];
+		snprintf(d->name, sizeof(d->name), "%s", cfg->domains[i]);
+		core->cfg.domains[i] = d->name;
+		d->len = strlen(d->name);
+		d->family = host_ip(view_make(d->name, d->len), d->ip);
 	}
 	core->loop = loop;
 	core->store = store;
@@ -231,12 +232,9 @@ int core_alloc_worker(struct core **out, struct core *first, struct loop *loop)
 	if (!core)
 		return ENOMEM;
 	core->cfg = first->cfg;
-	memcpy(core->domains, first->domains, sizeof(core->domains));
-	memcpy(core->domain_len, first->domain_len, sizeof(core->domain_len));
-	memcpy(core->domain_family, first->domain_family, sizeof(core->domain_family));
-	memcpy(core->domain_ip, first->domain_ip, sizeof(core->domain_ip));
+	memcpy(core->domain, first->domain, sizeof(core->domain));
 	for (unsigned i = 0; i < core->cfg.domain_count; i++)
-		core->cfg.domains[i] = core->domains[i];
+		core->cfg.domains[i] = core->domain[i].name;
 	core->first = first;
 	core->loop = loop;
 	core->store = first->store;
@@ -366,13 +364,12 @@ const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 	/* the decoder told a name from an address already */
 	family = uri->host_type == SIP_HOST_NAME ? 0 : host_ip(uri->host, ip);
 	for (unsigned i = 0; i < core->cfg.domain_count; i++) {
-		const char *d = core->domains[i];
-		if (uri->host.len == core->domain_len[i] &&
-		    view_eq_nocase(uri->host, view_make(d, core->domain_len[i])))
-			return d;
-		if (family && core->domain_family[i] == family &&
-		    memcmp(ip, core->domain_ip[i], family == AF_INET ? 4 : 16) == 0)
-			return d;
+		const struct core_domain *d = &core->domain[i];
+		if (uri->host.len == d->len && view_eq_nocase(uri->host, view_make(d->name, d->len)))
+			return d->name;
+		if (family && d->family == family &&
+		    memcmp(ip, d->ip, family == AF_INET ? 4 : 16) == 0)
+			return d->name;
 	}
 	if (!family)
 		return NULL;
@@ -380,7 +377,7 @@ const char *core_uri_domain(const struct core *core, const struct sip_uri *uri)
 	for (unsigned i = 0; i < core->self_count; i++)
 		if (core->self[i].family == family && core->self[i].port == port &&
 		    memcmp(core->self[i].ip, ip, family == AF_INET ? 4 : 16) == 0)
-			return core->domains[0];
+			return core->domain[0].name;
 	return NULL;
 }
 

@@ -32,12 +32,14 @@ struct proxy;       /* proxy.c */
 
 struct core {
 	struct core_config cfg;
-	char domains[CORE_MAX_DOMAINS][CORE_DOMAIN_MAX];
-	size_t domain_len[CORE_MAX_DOMAINS]; /* strlen of each */
-	/* a domain written as an IP address: its family (else 0) and bytes,
-	 * read once when the core is made */
-	int domain_family[CORE_MAX_DOMAINS];
-	uint8_t domain_ip[CORE_MAX_DOMAINS][16];
+	/* the served domains, read once when the core is made */
+	struct core_domain {
+		char name[CORE_DOMAIN_MAX];
+		size_t len;     /* strlen(name) */
+		int family;     /* a domain written as an IP address: AF_INET or
+				   AF_INET6, and its bytes; else 0 */
+		uint8_t ip[16];
+	} domain[CORE_MAX_DOMAINS];
 	struct siphash_key tag_key; /* random: To tags cannot be guessed */
 	uint64_t tag_counter;
 

@@ -345,7 +345,7 @@ static int drop_credentials(const struct core *core, struct sip_edit *e, struct 
 			if (!p || p < h->value.p || p >= h->value.p + h->value.len)
 				continue; /* on another line */
 			for (unsigned d = 0; d < core->cfg.domain_count; d++)
-				if (view_eq_cstr(auths[i].realm, core->domains[d]))
+				if (view_eq_cstr(auths[i].realm, core->domain[d].name))
 					ours = true;
 		}
 		if (ours) {
@@ -925,7 +925,7 @@ static bool redirect_domain(const struct core *core, const char *domain)
 	if (core->cfg.redirect_all)
 		return true;
 	for (unsigned i = 0; i < core->cfg.domain_count; i++)
-		if (core->cfg.redirect[i] && strcmp(core->domains[i], domain) == 0)
+		if (core->cfg.redirect[i] && strcmp(core->domain[i].name, domain) == 0)
 			return true;
 	return false;
 }
