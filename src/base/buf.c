@@ -102,11 +102,6 @@ int buf_append_view(struct buf *b, struct view v)
 	return buf_append(b, v.p, v.len);
 }
 
-int buf_append_cstr(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
-}
-
 int buf_append_iov(struct buf *b, const struct iovec *iov, size_t n)
 {
 	size_t total = 0;

@@ -6,11 +6,6 @@
 
 #include <string.h>
 
-struct view view_from_cstr(const char *s)
-{
-	return view_make(s, s ? strlen(s) : 0);
-}
-
 bool view_eq_cstr(struct view a, const char *s)
 {
 	return view_eq(a, view_from_cstr(s));

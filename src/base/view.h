@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct view {
 	const char *p; /* borrowed; NULL = absent */
@@ -26,7 +27,11 @@ static inline struct view view_make(const char *p, size_t len)
 	return (struct view){ .p = p, .len = len };
 }
 
-struct view view_from_cstr(const char *s);
+/* Inline, so that a string literal's length is folded at compile time. */
+static inline struct view view_from_cstr(const char *s)
+{
+	return view_make(s, s ? strlen(s) : 0);
+}
 
 static inline bool view_is_null(struct view v)
 {
