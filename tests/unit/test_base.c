@@ -1,6 +1,6 @@
 /*
- * test_base.c - unit tests for src/base: view, buf, obj, siphash, hashmap,
- * log, random.
+ * test_base.c - unit tests for src/base: view, text, buf, obj, mem,
+ * siphash, hashmap, log, random.
  *
  * Table-driven where the cases are data; a failing row names itself in the
  * message. Leaks are caught by running under ASan (LeakSanitizer). The
