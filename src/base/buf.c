@@ -125,6 +125,37 @@ int buf_append_uint(struct buf *b, unsigned long long v)
 	return buf_append(b, digits, view_u64_format(v, digits));
 }
 
+int buf_append_strs(struct buf *b, ...)
+{
+	va_list ap;
+	size_t total = 0;
+	const char *s;
+	int err;
+
+	va_start(ap, b);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		size_t n = strlen(s);
+		if (n > SIZE_MAX - total) {
+			va_end(ap);
+			return EMSGSIZE;
+		}
+		total += n;
+	}
+	va_end(ap);
+	err = buf_reserve(b, total);
+	if (err)
+		return err;
+	va_start(ap, b);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		size_t n = strlen(s);
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+	}
+	va_end(ap);
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

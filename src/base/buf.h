@@ -56,6 +56,9 @@ static inline int buf_append_cstr(struct buf *b, const char *s)
 int buf_append_iov(struct buf *b, const struct iovec *iov, size_t n);
 /* Decimal digits of v, without printf. */
 int buf_append_uint(struct buf *b, unsigned long long v);
+/* The strings up to the NULL, in order, with one growth for all of them;
+ * on failure the buffer is as it was. */
+int buf_append_strs(struct buf *b, ...) __attribute__((sentinel));
 /* Appends formatted text; EINVAL if the format fails (vsnprintf < 0). */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

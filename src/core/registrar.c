@@ -120,27 +120,17 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 	location_lock(core->loc); /* recursive: apply answers under it */
 	struct loc_aor *aor = location_find(core->loc, view_from_cstr(aor_key));
 	for (struct loc_binding *b = aor ? aor->head : NULL; b && rc == 0; b = b->next) {
-		char q[8];
+		char q[8], expires[VIEW_U64_DIGITS + 1];
 		int64_t left = b->expires_at - now;
 
-		rc = buf_append_cstr(&out, "Contact: <");
-		if (rc == 0)
-			rc = buf_append_cstr(&out, loc_contact(b));
-		if (rc == 0)
-			rc = buf_append_cstr(&out, ">;expires=");
-		if (rc == 0)
-			rc = buf_append_uint(&out, (unsigned long long)(left > 0 ? left : 0));
+		expires[view_u64_format((uint64_t)(left > 0 ? left : 0), expires)] = '\0';
+		rc = buf_append_strs(&out, "Contact: <", loc_contact(b), ">;expires=", expires, NULL);
 		if (rc == 0 && b->q != 1000) {
 			q_text(b->q, q, sizeof(q));
-			rc = buf_append_cstr(&out, ";q=");
-			if (rc == 0)
-				rc = buf_append_cstr(&out, q);
+			rc = buf_append_strs(&out, ";q=", q, NULL);
 		}
-		if (rc == 0 && b->instance_len) {
-			rc = buf_append_cstr(&out, ";+sip.instance=");
-			if (rc == 0)
-				rc = buf_append_cstr(&out, loc_instance(b));
-		}
+		if (rc == 0 && b->instance_len)
+			rc = buf_append_strs(&out, ";+sip.instance=", loc_instance(b), NULL);
 		if (rc == 0 && b->reg_id) {
 			rc = buf_append_cstr(&out, ";reg-id=");
 			if (rc == 0)
@@ -156,19 +146,8 @@ static void reply_ok(struct core *core, struct txn *st, const char *aor_key, con
 			rc = buf_printf(&out, "Path: %.*s\r\n", (int)h->value.len, h->value.p);
 	}
 	if (rc == 0)
-		rc = buf_append_cstr(&out, "P-Associated-URI: <sip:");
-	if (rc == 0)
-		rc = buf_append_cstr(&out, aor_key);
-	if (rc == 0)
-		rc = buf_append_cstr(&out, ">\r\n");
-	if (rc == 0 && info[0])
-		rc = buf_append_cstr(&out, info);
-	if (rc == 0)
-		rc = buf_append_cstr(&out, "Date: ");
-	if (rc == 0)
-		rc = buf_append_cstr(&out, date_text(now));
-	if (rc == 0)
-		rc = buf_append_cstr(&out, "\r\n");
+		rc = buf_append_strs(&out, "P-Associated-URI: <sip:", aor_key, ">\r\n", info,
+				     "Date: ", date_text(now), "\r\n", NULL);
 	if (rc == 0)
 		core_reply(core, st, 200, NULL, buf_view(&out));
 	else

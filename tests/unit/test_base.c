@@ -284,6 +284,15 @@ static void test_buf_append(void **state)
 	for (size_t i = 0; i < b.len; i++)
 		assert_int_equal(b.data[i], i % 2 ? 'b' : 'a');
 
+	/* strings to a NULL, grown once; an empty one adds nothing */
+	buf_fini(&b);
+	assert_int_equal(buf_append_strs(&b, "P-Associated-URI: <sip:", "alice@example.com", "",
+					 ">\r\n", NULL), 0);
+	assert_string_equal(b.data, "P-Associated-URI: <sip:alice@example.com>\r\n");
+	assert_int_equal(b.cap, BUF_MIN_CAP); /* one allocation: 43 bytes and the NUL fit */
+	assert_int_equal(buf_append_strs(&b, NULL), 0);
+	assert_int_equal(b.len, 43);
+
 	/* pieces in order, grown once to hold them all */
 	char big[300];
 	memset(big, 'x', sizeof(big));
