@@ -391,8 +391,6 @@ static void ctx_maybe_free(struct proxy_ctx *ctx)
 static void forward_response(struct proxy_ctx *ctx, struct tp_packet *resp, struct view extra)
 {
 	struct sip_edit e;
-	struct iovec iov[SIP_EDIT_MAX_IOV];
-	size_t n, total;
 	struct buf out;
 	unsigned status = resp->msg.status;
 	int rc;
@@ -413,16 +411,12 @@ static void forward_response(struct proxy_ctx *ctx, struct tp_packet *resp, stru
 		rest.p += len;
 		rest.len -= len;
 	}
+	buf_init(&out);
 	if (rc == 0)
-		rc = sip_edit_render(&e, iov, SIP_EDIT_MAX_IOV, &n, &total);
+		rc = sip_edit_render_buf(&e, &out);
 	if (rc != 0) {
 		log_warn("cannot forward a %u response (Call-ID %.*s): %s", status,
 			 (int)resp->msg.call_id.len, resp->msg.call_id.p, strerror(rc));
-		return;
-	}
-	buf_init(&out);
-	rc = buf_append_iov(&out, iov, n);
-	if (rc != 0) {
 		buf_fini(&out);
 		return;
 	}
@@ -738,11 +732,9 @@ static int branch_start(struct branch *b)
 	struct core *core = ctx->core;
 	struct sip_msg *m = &ctx->req->msg;
 	struct sip_edit e;
-	struct iovec iov[SIP_EDIT_MAX_IOV];
 	char hostport[PROXY_HOSTPORT_MAX], via[PROXY_VIA_MAX], rr[PROXY_RR_MAX];
 	struct tp_listener *listener = NULL;
 	struct buf out;
-	size_t n, total;
 	int rc;
 
 	rc = local_side(core, b->dest.proto, &b->dest.addr, hostport, sizeof(hostport), &listener);
@@ -795,12 +787,10 @@ static int branch_start(struct branch *b)
 		if (rc == 0)
 			rc = sip_edit_insert_via(&e, view_make(via, t.len));
 	}
-	if (rc == 0)
-		rc = sip_edit_render(&e, iov, SIP_EDIT_MAX_IOV, &n, &total);
 	if (rc != 0)
 		return rc;
 	buf_init(&out);
-	rc = buf_append_iov(&out, iov, n);
+	rc = sip_edit_render_buf(&e, &out);
 	if (rc == 0)
 		rc = txn_client_start(core->txn, &b->dest, &out, on_branch_response, b, &b->ct);
 	buf_fini(&out);

@@ -281,3 +281,12 @@ int sip_edit_render(const struct sip_edit *edit, struct iovec *iov, size_t iov_m
 	*total = bytes;
 	return 0;
 }
+
+int sip_edit_render_buf(const struct sip_edit *edit, struct buf *out)
+{
+	struct iovec iov[SIP_EDIT_MAX_IOV];
+	size_t n, total;
+	int rc = sip_edit_render(edit, iov, SIP_EDIT_MAX_IOV, &n, &total);
+
+	return rc == 0 ? buf_append_iov(out, iov, n) : rc;
+}

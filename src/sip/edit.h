@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "base/buf.h"
 #include "base/view.h"
 #include "sip/msg.h"
 
@@ -66,5 +67,7 @@ int sip_edit_add_header(struct sip_edit *edit, struct view name, struct view val
  * Returns 0 with *iov_count and *total bytes, or EMSGSIZE. */
 int sip_edit_render(const struct sip_edit *edit, struct iovec *iov, size_t iov_max,
 		    size_t *iov_count, size_t *total);
+/* Render and append to out, grown once; on failure out is as it was. */
+int sip_edit_render_buf(const struct sip_edit *edit, struct buf *out);
 
 #endif

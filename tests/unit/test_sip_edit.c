@@ -61,6 +61,16 @@ static void render(const struct sip_edit *e, struct buf *b)
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(buf_append(b, iov[i].iov_base, iov[i].iov_len), 0);
 	assert_int_equal(b->len, total);
+
+	/* sip_edit_render_buf appends the same bytes after what is there */
+	struct buf joined;
+	buf_init(&joined);
+	assert_int_equal(buf_append_cstr(&joined, "before|"), 0);
+	assert_int_equal(sip_edit_render_buf(e, &joined), 0);
+	assert_int_equal(joined.len, 7 + b->len);
+	assert_memory_equal(joined.data, "before|", 7);
+	assert_memory_equal(joined.data + 7, b->data, b->len);
+	buf_fini(&joined);
 }
 
 /* Headers of b other than those with the given ids match a's, in order. */
