@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "sip/uri.h"
 #include "transport/transport.h"
 
@@ -135,30 +136,24 @@ static bool sent_by_is_source(const struct tp_packet *pkt)
 
 void tp_via_params(const struct tp_packet *pkt, char *out, size_t size)
 {
-	static const char received[] = ";received=", rport[] = ";rport=";
-	char text[sizeof(received) + INET6_ADDRSTRLEN + sizeof(rport) + VIEW_U64_DIGITS];
 	const struct sip_via *via = &pkt->msg.via;
-	size_t n = 0;
+	struct text t;
 
-	if (size == 0)
-		return;
+	text_init(&t, out, size);
 	/* RFC 3581 §4: with rport, received is added even when they match */
 	if (via->has_rport || !sent_by_is_source(pkt)) {
-		memcpy(text, received, sizeof(received) - 1);
-		n = sizeof(received) - 1;
-		tp_addr_ip_string(&pkt->src, text + n, INET6_ADDRSTRLEN);
-		n += strlen(text + n);
+		char ip[INET6_ADDRSTRLEN];
+		tp_addr_ip_string(&pkt->src, ip, sizeof(ip));
+		text_cstr(&t, ";received=");
+		text_cstr(&t, ip);
 	}
 	if (via->has_rport && !via->rport_has_value) {
-		memcpy(text + n, rport, sizeof(rport) - 1);
-		n += sizeof(rport) - 1;
-		n += view_u64_format(tp_addr_port(&pkt->src), text + n);
+		text_cstr(&t, ";rport=");
+		text_u64(&t, tp_addr_port(&pkt->src));
 	}
 	/* all or nothing: a cut parameter would be a wrong one */
-	if (n >= size)
-		n = 0;
-	memcpy(out, text, n);
-	out[n] = '\0';
+	if (t.over)
+		text_init(&t, out, size);
 }
 
 void tp_response_dest(const struct tp_packet *pkt, struct tp_dest *dest)
