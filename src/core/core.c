@@ -155,6 +155,8 @@ static void config_defaults(struct core_config *c)
 		c->timer_c_ms = CORE_TIMER_C_MS;
 }
 
+/* The bytes of an IP literal host (IPv6 with or without brackets): its
+ * family, or 0 for a name. */
 static int host_ip(struct view host, uint8_t ip[16])
 {
 	if (sip_ipv4_parse(host, ip))
@@ -342,7 +344,6 @@ int core_add_listener(struct core *core, enum tp_proto proto, const struct tp_ad
 	return 0;
 }
 
-/* The bytes of an IP literal host (IPv6 with or without brackets). */
 bool core_aor_key(char *out, size_t size, struct view user, const char *domain)
 {
 	struct text t;
