@@ -367,7 +367,7 @@ static void apply(struct core *core, struct txn *st, struct tp_packet *pkt, cons
 		if (old_contact[0] && strcmp(old_contact, loc_contact(b)) != 0)
 			pending_queue(p, store_binding_del(core->store, aor_key, old_contact, on_stored,
 							   p));
-		struct store_binding *sb = store_binding_new(core->store);
+		struct store_binding *sb = store_binding_new();
 		if (!sb) {
 			p->err = ENOMEM;
 			continue;

@@ -34,6 +34,7 @@
  * short write transaction: all rows or none. A user that already exists is
  * replaced; the same user twice in one import is an error (EEXIST).
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "store/store.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -73,13 +75,23 @@ struct store_sink {
 	struct store_op *done_head, *done_tail; /* guarded by store->lock */
 	bool woken; /* the writer wrote event_fd for this batch */
 	bool kick_queued; /* loop thread: a kick is deferred to the end of the turn */
-	struct store_op *spare; /* loop thread: delivered ops kept for reuse */
-	unsigned spare_count;
 };
 
-/* Ops a loop keeps for its next writes: a binding op is about 5 KB, and a
- * burst of registrations would otherwise malloc and free each one. */
-#define STORE_SPARE_OPS 64
+/* An op (a binding row is about 5 KB) is a block of mem.h's per-thread
+ * lists: a burst of registrations reuses the ops its loop was handed back
+ * instead of a malloc and free of 5 KB each. */
+static_assert(sizeof(struct store_op) > MEM_BLOCK_MIN && sizeof(struct store_op) <= MEM_BLOCK_MAX,
+	      "a store op is one of mem.h's blocks");
+
+static struct store_op *op_alloc(void)
+{
+	return mem_block_get(sizeof(struct store_op));
+}
+
+static void op_free(struct store_op *op)
+{
+	mem_block_put(op, mem_block_size(sizeof(*op)));
+}
 
 struct store {
 	sqlite3 *db; /* reading connection; owner thread only */
@@ -298,7 +310,7 @@ static void op_list_free(struct store_op *op)
 {
 	while (op) {
 		struct store_op *next = op->next;
-		free(op);
+		op_free(op);
 		op = next;
 	}
 }
@@ -320,8 +332,6 @@ void store_close(struct store *s)
 			loop_io_remove(k->loop, &k->io);
 			op_list_free(k->done_head);
 			k->done_head = k->done_tail = NULL;
-			op_list_free(k->spare);
-			k->spare = NULL;
 			close(k->event_fd);
 		}
 		sqlite3_stmt **wsts[] = { &s->w_put, &s->w_del, &s->w_del_aor, &s->w_begin,
@@ -685,13 +695,7 @@ static void on_completions(struct loop_io *io, uint32_t events, void *arg)
 		struct store_op *next = list->next;
 		if (list->done)
 			list->done(list->err, list->arg);
-		if (k->spare_count < STORE_SPARE_OPS) {
-			list->next = k->spare;
-			k->spare = list;
-			k->spare_count++;
-		} else {
-			free(list);
-		}
+		op_free(list);
 		list = next;
 	}
 }
@@ -836,7 +840,7 @@ int store_binding_put(struct store *s, const struct store_binding *b, store_done
 	struct store_binding *own;
 	if (!s || !b || !s->attached || !binding_valid(b))
 		return EINVAL;
-	own = store_binding_new(s);
+	own = store_binding_new();
 	if (!own)
 		return ENOMEM;
 	*own = *b;
@@ -844,21 +848,13 @@ int store_binding_put(struct store *s, const struct store_binding *b, store_done
 }
 
 /* The binding of a put lives in its op: filled in place, queued without a
- * copy (a row is about 5 KB); on a loop's thread, one of its spare ops. */
-struct store_binding *store_binding_new(struct store *s)
+ * copy (a row is about 5 KB). */
+struct store_binding *store_binding_new(void)
 {
-	struct store_sink *k = s && s->attached ? sink_of_caller(s) : NULL;
-	struct store_op *op;
+	struct store_op *op = op_alloc();
 
-	if (k && k->spare && loop_current() == k->loop) {
-		op = k->spare;
-		k->spare = op->next;
-		k->spare_count--;
-	} else {
-		op = malloc(sizeof(*op));
-		if (!op)
-			return NULL;
-	}
+	if (!op)
+		return NULL;
 	op->kind = STORE_OP_PUT;
 	return &op->binding;
 }
@@ -868,7 +864,7 @@ int store_binding_queue(struct store *s, struct store_binding *b, store_done_h *
 	struct store_op *op = (struct store_op *)(void *)((char *)b - offsetof(struct store_op, binding));
 
 	if (!s || !s->attached || !binding_valid(b)) {
-		free(op);
+		op_free(op);
 		return EINVAL;
 	}
 	op->next = NULL;
@@ -885,9 +881,10 @@ static int enqueue_del(struct store *s, enum store_op_kind kind, const char *aor
 	if (!s || !aor || !s->attached || !fits(aor, STORE_AOR_MAX) ||
 	    (contact && !fits(contact, STORE_URI_MAX)))
 		return EINVAL;
-	op = calloc(1, sizeof(*op));
+	op = op_alloc();
 	if (!op)
 		return ENOMEM;
+	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	strcpy(op->binding.aor, aor);
 	if (contact)

@@ -107,7 +107,7 @@ int store_binding_put(struct store *store, const struct store_binding *binding, 
 /* The same without a copy: fill the binding store_binding_new returns (NULL
  * on ENOMEM) and hand it to store_binding_queue, which takes it whatever it
  * returns (freed on EINVAL). */
-struct store_binding *store_binding_new(struct store *store);
+struct store_binding *store_binding_new(void);
 int store_binding_queue(struct store *store, struct store_binding *binding, store_done_h *done,
 			void *arg);
 int store_binding_del(struct store *store, const char *aor, const char *contact,

@@ -197,11 +197,11 @@ static void test_bindings(void **state)
 		assert_int_equal(store_binding_put(s, &b, on_done, &d), 0);
 	}
 	/* filled in place and queued without a copy; an invalid one is refused and freed */
-	struct store_binding *own = store_binding_new(s);
+	struct store_binding *own = store_binding_new();
 	assert_non_null(own);
 	make_binding(own, "own@example.com", 7, 4000000000);
 	assert_int_equal(store_binding_queue(s, own, on_done, &d), 0);
-	own = store_binding_new(s);
+	own = store_binding_new();
 	assert_non_null(own);
 	make_binding(own, "", 8, 4000000000);
 	assert_int_equal(store_binding_queue(s, own, on_done, &d), EINVAL);
@@ -236,20 +236,20 @@ static void on_first(int err, void *arg)
 	on_done(err, &((struct reuse *)arg)->d);
 }
 
-/* Delivered after the first: the first op is a spare by now, and the next
- * binding on this loop's thread is that op again. */
+/* Delivered after the first: the first op went back to this thread's block
+ * list, and the next binding made on the loop's thread is that op again. */
 static void on_second(int err, void *arg)
 {
 	struct reuse *r = arg;
 
 	on_done(err, &r->d);
-	r->again = store_binding_new(r->s);
+	r->again = store_binding_new();
 	assert_non_null(r->again);
 	make_binding(r->again, "again@example.com", 3, 4000000000);
 	assert_int_equal(store_binding_queue(r->s, r->again, on_done, &r->d), 0);
 }
 
-static void test_spare_ops(void **state)
+static void test_op_reuse(void **state)
 {
 	struct reuse r = { 0 };
 	struct loop *loop;
@@ -261,10 +261,10 @@ static void test_spare_ops(void **state)
 	assert_int_equal(store_attach(r.s, loop), 0);
 	r.d.loop = loop;
 	r.d.want = 3;
-	r.first = store_binding_new(r.s);
+	r.first = store_binding_new();
 	assert_non_null(r.first);
 	make_binding(r.first, "first@example.com", 1, 4000000000);
-	struct store_binding *second = store_binding_new(r.s);
+	struct store_binding *second = store_binding_new();
 	assert_non_null(second);
 	make_binding(second, "second@example.com", 2, 4000000000);
 	assert_int_equal(store_binding_queue(r.s, r.first, on_first, &r), 0);
@@ -275,7 +275,7 @@ static void test_spare_ops(void **state)
 	assert_ptr_equal(r.again, r.first);
 	assert_int_equal(store_binding_each(r.s, 0, binding_cb, &n), 0);
 	assert_int_equal(n, 3);
-	store_close(r.s); /* frees the spares: LeakSanitizer would say otherwise */
+	store_close(r.s);
 	loop_free(loop);
 }
 
@@ -364,7 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_version, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_users_rev, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_bindings, db_setup, db_teardown),
-		cmocka_unit_test_setup_teardown(test_spare_ops, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_op_reuse, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_two_loops, db_setup, db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
