@@ -51,7 +51,7 @@
 #include "base/text.h"
 
 #define AUTH_NC_TABLE_MAX 65536u  /* replay-table entries */
-#define AUTH_NC_TABLE_BUCKETS 256 /* initial buckets; the map grows */
+#define AUTH_NC_TABLE_BUCKETS AUTH_NC_TABLE_MAX /* the size it fills to; no growth */
 #define AUTH_OPAQUE_LEN 24        /* characters of [A-Za-z0-9] */
 #define AUTH_NC_LEN 8             /* nonce-count: exactly 8 hex digits */
 #define AUTH_CNONCE_MAX 256       /* longest cnonce echoed in Authentication-Info */

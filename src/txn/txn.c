@@ -130,10 +130,10 @@ int txn_layer_alloc(struct txn_layer **out, struct timer_wheel *wheel, const str
 	layer->send = send;
 	layer->send_arg = send_arg;
 	layer->h = *h;
-	rc = hmap_init(&layer->servers, TXN_TABLE_BUCKETS);
+	rc = hmap_init(&layer->servers, TXN_SERVER_BUCKETS);
 	if (rc != 0)
 		goto out;
-	rc = hmap_init(&layer->clients, TXN_TABLE_BUCKETS);
+	rc = hmap_init(&layer->clients, TXN_CLIENT_BUCKETS);
 	if (rc != 0) {
 		hmap_fini(&layer->servers);
 		goto out;
