@@ -2,7 +2,9 @@
  * random.h - bytes from the kernel's cryptographic random source.
  *
  * For keys, nonces, tags and branch ids. Blocks only until the kernel pool
- * is initialised at boot, never afterwards. No user-space generator.
+ * is initialised at boot, never afterwards. No user-space generator: small
+ * requests are served from a per-thread buffer of kernel bytes, each byte
+ * handed out once (see random.c).
  */
 #ifndef SIPD_BASE_RANDOM_H
 #define SIPD_BASE_RANDOM_H

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -1571,6 +1572,51 @@ static void test_random(void **state)
 	assert_true(x != y);
 }
 
+/* Small draws come from a per-thread pool: across several refills no
+ * 16-byte draw repeats (each byte is handed out once). */
+static void test_random_pool_draws_differ(void **state)
+{
+	enum { DRAWS = 100, LEN = 16 };
+	static unsigned char d[DRAWS][LEN];
+	(void)state;
+
+	for (unsigned i = 0; i < DRAWS; i++) {
+		assert_int_equal(random_bytes(d[i], LEN), 0);
+		assert_false(all_zero(d[i], LEN));
+	}
+	for (unsigned i = 0; i < DRAWS; i++) {
+		for (unsigned j = i + 1; j < DRAWS; j++)
+			assert_memory_not_equal(d[i], d[j], LEN);
+	}
+}
+
+/* A forked child must not reuse the bytes left in its parent's pool. */
+static void test_random_pool_fork(void **state)
+{
+	unsigned char first[8], mine[16], child[16] = { 0 };
+	int fds[2], status;
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(random_bytes(first, sizeof(first)), 0); /* pool filled */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char c[16];
+		if (random_bytes(c, sizeof(c)) != 0 || write(fds[1], c, sizeof(c)) != sizeof(c))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(random_bytes(mine, sizeof(mine)), 0);
+	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(mine, child, sizeof(mine));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1604,6 +1650,8 @@ int main(void)
 		cmocka_unit_test_setup(test_log_stderr, log_setup),
 		cmocka_unit_test(test_log_ratelimit),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_random_pool_draws_differ),
+		cmocka_unit_test(test_random_pool_fork),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
