@@ -34,16 +34,25 @@
 
 #include "base/siphash.h"
 
-/* Embed in the object; the map owns the fields while the node is linked. */
+/*
+ * Embed in the object; the map owns the fields while the node is linked.
+ *
+ * Chain links (a bucket, a node's next) are tagged: beside the address of
+ * the node they lead to, they carry 16 bits of that node's hash (in the
+ * address's unused top bits, where it has them) and whether that node has
+ * a successor. A search reads a node only when its tag matches or the
+ * chain goes on past it, so a lookup that misses usually costs one bucket
+ * load and no node (at load 1 a chain holds about one foreign node).
+ */
 struct hmap_node {
-	struct hmap_node *next; /* chain link; NULL when unlinked */
-	uint64_t hash;          /* as given to hmap_insert */
+	uintptr_t next; /* tagged link to the next node; 0 at the end and when unlinked */
+	uint64_t hash;  /* as given to hmap_insert */
 };
 
 struct hmap {
-	struct hmap_node **table;     /* owned; mask + 1 chains */
+	uintptr_t *table;             /* owned; mask + 1 chains (tagged links) */
 	size_t mask;                  /* bucket count - 1 (a power of two) */
-	struct hmap_node **old_table; /* owned; being drained; NULL if none */
+	uintptr_t *old_table;         /* owned; being drained; NULL if none */
 	size_t old_mask;              /* old bucket count - 1 */
 	size_t rehash_pos;            /* old buckets below this are moved */
 	size_t count;                 /* linked nodes, both tables */
@@ -112,7 +121,7 @@ bool hmap_is_rehashing(const struct hmap *m);
  */
 struct hmap_iter {
 	struct hmap *map;
-	struct hmap_node **table; /* map's table at init, to detect growth */
+	uintptr_t *table;         /* map's table at init, to detect growth */
 	struct hmap_node *next;   /* node the next call returns; NULL at end */
 	size_t bucket;            /* first bucket not yet scanned */
 };

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -892,6 +893,87 @@ static struct item *item_find(struct hmap *m, uint64_t key)
 	return n ? HMAP_ENTRY(n, struct item, node) : NULL;
 }
 
+/*
+ * Checks every link of m against hashmap.c's encoding: bit 0 says whether
+ * the target has a successor, bit 1 that bits 48-63 hold the top 16 bits
+ * of the target's hash (always, for heap and stack addresses here).
+ */
+static void hmap_check_links(const struct hmap *m)
+{
+	const uintptr_t *tables[] = { m->table, m->old_table };
+	const size_t sizes[] = { m->mask + 1, m->old_table ? m->old_mask + 1 : 0 };
+
+	for (size_t t = 0; t < 2; t++) {
+		for (size_t b = 0; b < sizes[t]; b++) {
+			for (uintptr_t link = tables[t][b]; link; ) {
+				const struct hmap_node *node = (const struct hmap_node *)(link &
+					(((uintptr_t)1 << 48) - 1) & ~(uintptr_t)3);
+
+				if ((link & 2) == 0 || (link >> 48) != (node->hash >> 48))
+					fail_msg("bucket %zu: link %#jx not tagged with hash %#jx", b,
+						 (uintmax_t)link, (uintmax_t)node->hash);
+				if (((link & 1) != 0) != (node->next != 0))
+					fail_msg("bucket %zu: link %#jx says more=%d, next %#jx", b,
+						 (uintmax_t)link, (int)(link & 1),
+						 (uintmax_t)node->next);
+				link = node->next;
+			}
+		}
+	}
+}
+
+/*
+ * A search reads no node whose tag differs from the hash searched when
+ * nothing follows it: such nodes live on a page made unreadable, so a read
+ * would crash the test.
+ */
+static void test_hmap_tags(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct hmap m;
+	struct item *x, y = { 0 }, z = { 0 };
+	uint64_t key = 99;
+	(void)state;
+
+	char *mem = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	assert_true(mem != MAP_FAILED);
+	x = (struct item *)(void *)mem;
+	*x = (struct item){ .key = 1 };
+	y.key = 2;
+	z.key = 3;
+	assert_int_equal(hmap_init(&m, 8), 0);
+	m.grow_at = SIZE_MAX; /* no rehash: only searches walk the chain */
+	hmap_insert(&m, &x->node, 5 | (uint64_t)0x1111 << 48);
+	hmap_insert(&m, &y.node, 5 | (uint64_t)0x2222 << 48); /* chain: y, x */
+	hmap_check_links(&m);
+	assert_int_equal(mprotect(mem, (size_t)page, PROT_NONE), 0);
+
+	/* y is read (x follows it), x is not */
+	assert_null(hmap_find(&m, 5 | (uint64_t)0x3333 << 48, item_match, &key));
+	/* y found by its tag, x never reached */
+	key = 2;
+	assert_ptr_equal(hmap_find(&m, 5 | (uint64_t)0x2222 << 48, item_match, &key), &y.node);
+	/* removing the head reads only the head */
+	hmap_remove(&m, &y.node);
+	key = 99;
+	assert_null(hmap_find(&m, 5 | (uint64_t)0x3333 << 48, item_match, &key));
+	hmap_insert(&m, &z.node, 5 | (uint64_t)0x4444 << 48); /* chain: z, x */
+	assert_null(hmap_find(&m, 5 | (uint64_t)0x5555 << 48, item_match, &key));
+
+	/* x removed from behind z: z's link loses its "more" flag */
+	assert_int_equal(mprotect(mem, (size_t)page, PROT_READ | PROT_WRITE), 0);
+	hmap_check_links(&m);
+	hmap_remove(&m, &x->node);
+	hmap_check_links(&m);
+	assert_int_equal(m.table[5] & 1, 0);
+	assert_int_equal(mprotect(mem, (size_t)page, PROT_NONE), 0);
+	key = 3;
+	assert_ptr_equal(hmap_find(&m, 5 | (uint64_t)0x4444 << 48, item_match, &key), &z.node);
+	hmap_fini(&m);
+	assert_int_equal(munmap(mem, (size_t)page), 0);
+}
+
 static void test_hmap_init(void **state)
 {
 	static const struct {
@@ -987,6 +1069,7 @@ static void test_hmap_big(void **state)
 		/* once, in a large rehash: every node is reachable */
 		if (rehashing && !full_check_done && buckets >= 16384) {
 			full_check_done = true;
+			hmap_check_links(&m);
 			for (size_t j = 0; j <= i; j++) {
 				if (hmap_is_rehashing(&m))
 					finds_while_rehashing++;
@@ -996,6 +1079,7 @@ static void test_hmap_big(void **state)
 			}
 		}
 	}
+	hmap_check_links(&m);
 	/* 8 -> 131072 buckets */
 	assert_int_equal(growths, 14);
 	assert_true(full_check_done);
@@ -1025,6 +1109,7 @@ static void test_hmap_big(void **state)
 		}
 	}
 	assert_int_equal(hmap_count(&m), 0);
+	hmap_check_links(&m);
 
 	/* the map stays usable after emptying */
 	hmap_insert(&m, &items[5].node, item_hash(&m, items[5].key));
@@ -1070,8 +1155,10 @@ static void test_hmap_collisions(void **state)
 
 	/* remove from the middle, head and tail of the shared chain */
 	uint64_t gone[] = { 0, 15, 31, 40 };
-	for (size_t i = 0; i < ARRAY_LEN(gone); i++)
+	for (size_t i = 0; i < ARRAY_LEN(gone); i++) {
 		hmap_remove(&m, &items[gone[i]].node);
+		hmap_check_links(&m);
+	}
 	assert_int_equal(hmap_count(&m), 60);
 	for (uint64_t k = 0; k < 64; k++) {
 		uint64_t hash = k < 32 ? 42 : 42 | (k << 40);
@@ -1224,6 +1311,7 @@ static void test_hmap_iter_remove(void **state)
 					 items[i].linked ? &items[i] : NULL);
 		}
 		assert_int_equal(hmap_count(&m), count - removed);
+		hmap_check_links(&m);
 		if (round == 1)
 			assert_int_equal(hmap_count(&m), 0);
 
@@ -1639,6 +1727,7 @@ int main(void)
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_siphash_nocase),
 		cmocka_unit_test(test_hmap_init),
+		cmocka_unit_test(test_hmap_tags),
 		cmocka_unit_test(test_hmap_big),
 		cmocka_unit_test(test_hmap_collisions),
 		cmocka_unit_test(test_hmap_no_growth),
