@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sys.h"
+
 /* epoll results taken per turn; more ready descriptors wait for the next. */
 #define LOOP_MAX_EVENTS 256
 /* First capacity of a deferred-call array. */
@@ -251,7 +253,7 @@ int loop_post(struct loop *loop, loop_defer_h *cb, void *arg)
 	rc = defer_queue_push(&loop->posted, cb, arg);
 	pthread_mutex_unlock(&loop->post_lock);
 	/* one wake-up per batch: the handler takes every call posted until it runs */
-	if (rc == 0 && first && write(loop->post_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (rc == 0 && first && sys_write(loop->post_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return errno;
 	return rc;
 }
@@ -263,7 +265,7 @@ static void posted_readable(struct loop_io *io, uint32_t events, void *arg)
 
 	(void)io;
 	(void)events;
-	if (read(loop->post_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+	if (sys_read(loop->post_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
 	loop_run_posted(loop);
 }
@@ -395,7 +397,7 @@ static int turn_timeout(const struct loop *loop)
 
 static int loop_turn(struct loop *loop)
 {
-	int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, turn_timeout(loop));
+	int n = sys_epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, turn_timeout(loop));
 
 	if (n < 0) {
 		if (errno != EINTR)

@@ -48,6 +48,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sys.h"
 #include "store/store.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -670,7 +671,7 @@ static void *writer_main(void *arg)
 			if (!k->woken)
 				continue;
 			k->woken = false;
-			if (write(k->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			if (sys_write(k->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 				log_msg(LOG_ERROR, "store: eventfd write: %s", strerror(errno));
 		}
 	}
@@ -685,7 +686,7 @@ static void on_completions(struct loop_io *io, uint32_t events, void *arg)
 	uint64_t n;
 	(void)io;
 	(void)events;
-	if (read(k->event_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (sys_read(k->event_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERROR, "store: eventfd read: %s", strerror(errno));
 	pthread_mutex_lock(&k->store->lock);
 	list = k->done_head;

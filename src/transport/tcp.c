@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "base/obj.h"
+#include "base/sys.h"
 #include "transport/tp_int.h"
 
 #define TCP_BACKLOG 1024
@@ -370,7 +371,7 @@ static void conn_read(struct tp_conn *conn)
 			conn->in = in;
 			conn->in_cap = cap;
 		}
-		ssize_t n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
+		ssize_t n = sys_read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
 		if (n > 0) {
 			conn->in_len += (size_t)n;
 			timer_start(loop_timers(tp->loop), &conn->idle_timer, tp->cfg.tcp_idle_timeout_ms,
@@ -444,7 +445,7 @@ static int conn_write_now(struct tp_conn *conn, const struct iovec *iov, size_t 
 	if (!conn->connecting && conn->out.len == 0) {
 		struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = iov_count };
 		do
-			n = sendmsg(conn->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+			n = sys_sendmsg(conn->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			int rc = errno;

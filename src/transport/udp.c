@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/obj.h"
+#include "base/sys.h"
 #include "transport/tp_int.h"
 
 static bool only_crlf(const char *p, size_t n)
@@ -73,7 +74,7 @@ static void udp_readable(struct loop_io *io, uint32_t events, void *arg)
 		msgs[i].msg_hdr.msg_name = &from[i];
 		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 	}
-	int n = recvmmsg(l->fd, msgs, TP_UDP_BATCH, MSG_DONTWAIT, NULL);
+	int n = sys_recvmmsg(l->fd, msgs, TP_UDP_BATCH, MSG_DONTWAIT);
 	for (int i = 0; i < n; i++) {
 		bool truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
 				 msgs[i].msg_len >= tp->udp_buf_size;
@@ -145,7 +146,7 @@ int tp_udp_send(struct transport *tp, const struct tp_dest *dest, const struct i
 	mh.msg_namelen = dest->addr.len;
 	mh.msg_iov = (struct iovec *)(uintptr_t)iov;
 	mh.msg_iovlen = iov_count;
-	if (sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (sys_sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return errno;
 	return 0;
 }
