@@ -22,8 +22,10 @@ void buf_init(struct buf *b)
 
 void buf_fini(struct buf *b)
 {
-	free(b->data);
-	buf_init(b);
+	if (b->data) { /* many bufs are never written: no free(NULL) call */
+		free(b->data);
+		buf_init(b);
+	}
 }
 
 void buf_reset(struct buf *b)

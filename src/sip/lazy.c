@@ -335,8 +335,10 @@ int sip_msg_decode_all(struct sip_msg *msg, struct sip_error *err)
 void sip_msg_fini(struct sip_msg *msg)
 {
 	for (int k = 0; k < SIP_CACHE__COUNT; k++) {
-		free(msg->cache[k].items);
-		msg->cache[k].items = NULL;
+		if (msg->cache[k].items) { /* most lists are never decoded: no free(NULL) call */
+			free(msg->cache[k].items);
+			msg->cache[k].items = NULL;
+		}
 		msg->cache[k].state = 0;
 	}
 	if (msg->hdrs_owned) {
