@@ -986,7 +986,7 @@ def _kill_tools():
 atexit.register(_kill_tools)
 
 
-class BackgroundTool:
+class BackgroundTool(Closing):
     """A client tool (SIPp as a callee, ...) that runs while the test does
     something else. Its output goes to a temporary file. wait() is bounded:
     a tool still running at its deadline is killed and fails the test.
@@ -1004,12 +1004,9 @@ class BackgroundTool:
         self.returncode = None
         _tools.append(self)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self):
+        """Closing's exit hook: a tool left running is killed."""
         self.kill()
-        return False
 
     def running(self):
         return self.proc.poll() is None
