@@ -70,12 +70,20 @@ void digest_rspauth(const struct digest_input *in, char out[DIGEST_HEX_MAX]);
  * when the lengths differ. */
 bool digest_hex_equal(struct view a, struct view b);
 
+#define DIGEST_HMAC_STATE_SIZE 128 /* room for libcrypto's SHA256_CTX */
+
 struct digest_nonce_key {
 	uint8_t key[DIGEST_KEY_LEN];
+	/* HMAC-SHA256 states after the key's inner and outer pad blocks
+	 * (RFC 2104), set by digest_nonce_key_init; opaque outside digest.c. */
+	_Alignas(8) unsigned char inner[DIGEST_HMAC_STATE_SIZE];
+	_Alignas(8) unsigned char outer[DIGEST_HMAC_STATE_SIZE];
 };
 
 /* A fresh random key (process start). Returns 0 or errno. */
 int digest_nonce_key_init(struct digest_nonce_key *key);
+/* The key of these bytes (tests). Returns 0 or ENOMEM (libcrypto failed). */
+int digest_nonce_key_set(struct digest_nonce_key *key, const uint8_t bytes[DIGEST_KEY_LEN]);
 /* A fresh nonce (random salt) for realm: 0, or the errno of getrandom. */
 int digest_nonce_make(const struct digest_nonce_key *key, uint64_t issued_s, struct view realm,
 		      char out[DIGEST_NONCE_MAX]);

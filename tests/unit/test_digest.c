@@ -432,7 +432,8 @@ static void test_base64url(void **state)
 			 EMSGSIZE);
 }
 
-static const struct digest_nonce_key test_key = { .key = { 1, 2, 3, 4, 5, 6, 7, 8 } };
+static struct digest_nonce_key test_key; /* set up by main from these bytes */
+static const uint8_t test_key_bytes[DIGEST_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 #define REALM VIEW_LIT("atlanta.example.com")
 #define LIFETIME 300u
 #define T0 1700000000u
@@ -461,24 +462,38 @@ static void test_nonce_round_trip(void **state)
 }
 
 /* The nonce's MAC is HMAC-SHA256 as RFC 2104 defines it: recomputed here
- * with OpenSSL's own HMAC() from the decoded nonce. */
+ * with OpenSSL's own HMAC() from the decoded nonce, for realms that end in
+ * the first, second and fifth SHA-256 block (the last longer than the MAC's
+ * stack buffer). */
 static void test_nonce_mac_is_hmac_sha256(void **state)
 {
 	(void)state;
-	char nonce[DIGEST_NONCE_MAX];
-	uint8_t raw[DIGEST_NONCE_RAW_LEN + 8], msg[64], mac[EVP_MAX_MD_SIZE];
-	size_t raw_len = 0;
-	unsigned mac_len = 0;
+	static char long_realm[300];
+	memset(long_realm, 'r', sizeof(long_realm) - 1);
+	const struct view realms[] = { REALM, VIEW_LIT("a-realm-of-more-than-one-block.example.com"),
+				       view_from_cstr(long_realm) };
 
-	assert_int_equal(digest_nonce_make(&test_key, T0, REALM, nonce), 0);
-	assert_int_equal(digest_base64url_decode(view_from_cstr(nonce), raw, sizeof(raw), &raw_len), 0);
-	assert_int_equal(raw_len, DIGEST_NONCE_RAW_LEN);
-	size_t head = 8 + DIGEST_NONCE_SALT_LEN;
-	memcpy(msg, raw, head);
-	memcpy(msg + head, REALM.p, REALM.len);
-	assert_non_null(HMAC(EVP_sha256(), test_key.key, (int)sizeof(test_key.key), msg,
-			     head + REALM.len, mac, &mac_len));
-	assert_memory_equal(raw + head, mac, DIGEST_NONCE_MAC_LEN);
+	for (size_t r = 0; r < sizeof(realms) / sizeof(realms[0]); r++) {
+		char nonce[DIGEST_NONCE_MAX];
+		uint8_t raw[DIGEST_NONCE_RAW_LEN + 8], msg[512], mac[EVP_MAX_MD_SIZE];
+		size_t raw_len = 0;
+		unsigned mac_len = 0;
+		uint64_t issued = 0;
+
+		assert_int_equal(digest_nonce_make(&test_key, T0, realms[r], nonce), 0);
+		assert_int_equal(digest_nonce_verify(&test_key, view_from_cstr(nonce), realms[r], T0,
+						     LIFETIME, &issued),
+				 DIGEST_NONCE_OK);
+		assert_int_equal(
+			digest_base64url_decode(view_from_cstr(nonce), raw, sizeof(raw), &raw_len), 0);
+		assert_int_equal(raw_len, DIGEST_NONCE_RAW_LEN);
+		size_t head = 8 + DIGEST_NONCE_SALT_LEN;
+		memcpy(msg, raw, head);
+		memcpy(msg + head, realms[r].p, realms[r].len);
+		assert_non_null(HMAC(EVP_sha256(), test_key_bytes, (int)sizeof(test_key_bytes), msg,
+				     head + realms[r].len, mac, &mac_len));
+		assert_memory_equal(raw + head, mac, DIGEST_NONCE_MAC_LEN);
+	}
 }
 
 static void test_nonce_age(void **state)
@@ -556,8 +571,11 @@ static void test_nonce_tamper(void **state)
 	assert_int_equal(digest_nonce_verify(&test_key, view_from_cstr(nonce),
 					     VIEW_LIT("atlanta.example.co"), T0, LIFETIME, &issued),
 			 DIGEST_NONCE_BAD);
-	struct digest_nonce_key other = test_key;
-	other.key[31] ^= 1;
+	struct digest_nonce_key other;
+	uint8_t other_bytes[DIGEST_KEY_LEN];
+	memcpy(other_bytes, test_key_bytes, sizeof(other_bytes));
+	other_bytes[31] ^= 1;
+	assert_int_equal(digest_nonce_key_set(&other, other_bytes), 0);
 	assert_int_equal(digest_nonce_verify(&other, view_from_cstr(nonce), REALM, T0, LIFETIME,
 					     &issued),
 			 DIGEST_NONCE_BAD);
@@ -581,6 +599,14 @@ static void test_nonce_key_init(void **state)
 	assert_int_equal(digest_nonce_key_init(&a), 0);
 	assert_int_equal(digest_nonce_key_init(&b), 0);
 	assert_memory_not_equal(a.key, b.key, sizeof(a.key));
+	/* The MAC follows the key: a nonce of one key is not genuine to the other. */
+	char nonce[DIGEST_NONCE_MAX];
+	uint64_t issued = 0;
+	assert_int_equal(digest_nonce_make(&a, T0, REALM, nonce), 0);
+	assert_int_equal(digest_nonce_verify(&a, view_from_cstr(nonce), REALM, T0, LIFETIME, &issued),
+			 DIGEST_NONCE_OK);
+	assert_int_equal(digest_nonce_verify(&b, view_from_cstr(nonce), REALM, T0, LIFETIME, &issued),
+			 DIGEST_NONCE_BAD);
 }
 
 static void test_random_text(void **state)
@@ -629,5 +655,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_key_init),
 		cmocka_unit_test(test_random_text),
 	};
+	if (digest_nonce_key_set(&test_key, test_key_bytes) != 0)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
