@@ -15,7 +15,7 @@
 set -eu
 
 pkgs_build="gcc make meson ninja-build pkg-config python3 libssl-dev libsqlite3-dev"
-pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester baresip-core"
+pkgs_check="$pkgs_build libcmocka-dev sipsak sip-tester baresip-core iproute2"
 pkgs_fuzz="$pkgs_check clang libclang-rt-dev"
 pkgs_bench="$pkgs_build sip-tester kamailio kamailio-sqlite-modules sqlite3"
 

@@ -14,6 +14,7 @@
 
 #define TP_UDP_BATCH 16u              /* datagrams per recvmmsg */
 #define TP_UDP_RCVBUF (4 << 20)       /* bytes of receive buffer asked per UDP socket */
+#define TP_UDP_PROBE_MAX 1280u        /* larger IPv4 datagrams honour the path MTU (udp.c) */
 #define TP_MAX_LISTENERS 16u
 #define TP_MAX_OUT_QUEUE (1u << 20)   /* bytes queued on one connection before it is closed */
 #define TP_READ_CHUNK 16384u
@@ -28,6 +29,7 @@ struct tp_listener {
 	int fd;
 	struct loop_io io;
 	struct tp_addr addr; /* bound */
+	bool pmtu_probe;     /* UDP over IPv4: IP_PMTUDISC_PROBE set, see udp.c */
 };
 
 struct tp_conn {

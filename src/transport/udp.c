@@ -4,10 +4,22 @@
  * once into a packet of its exact size and decoded there. A datagram over
  * limits.max_message_size is dropped and counted (the RFC allows no better:
  * its headers may be cut). CRLF keep-alives on UDP are ignored.
+ *
+ * IPv4 sockets are set to IP_PMTUDISC_PROBE: don't-fragment set and the
+ * path MTU the kernel learned ignored. The kernel then leaves the IP ID of
+ * the datagram at 0 (RFC 6864 allows any ID on a datagram that is never
+ * fragmented), where by default it draws one from a table shared by all
+ * CPUs: a hash and an atomic add on a contended cache line per datagram,
+ * about 2 % of sipd's CPU on a proxied call. A datagram above
+ * TP_UDP_PROBE_MAX goes out with the default (IP_PMTUDISC_WANT: the path
+ * MTU honoured, fragmented when larger), so only datagrams that fit any
+ * IPv4 path in use (RFC 3261 §18.1.1 sends larger requests over TCP) go out
+ * unfragmentable.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,6 +95,11 @@ static void udp_readable(struct loop_io *io, uint32_t events, void *arg)
 	}
 }
 
+static int pmtu_mode(int fd, int mode)
+{
+	return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof(mode)) == 0 ? 0 : errno;
+}
+
 int tp_udp_listen(struct transport *tp, struct tp_listener *l)
 {
 	int one = 1;
@@ -105,6 +122,7 @@ int tp_udp_listen(struct transport *tp, struct tp_listener *l)
 	int size = TP_UDP_RCVBUF;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	l->pmtu_probe = l->addr.u.sa.sa_family == AF_INET && pmtu_mode(fd, IP_PMTUDISC_PROBE) == 0;
 	if (bind(fd, &l->addr.u.sa, l->addr.len) != 0 ||
 	    getsockname(fd, &l->addr.u.sa, &l->addr.len) != 0) {
 		rc = errno;
@@ -120,13 +138,12 @@ int tp_udp_listen(struct transport *tp, struct tp_listener *l)
 	return 0;
 }
 
-static const struct tp_listener *udp_listener_for(const struct transport *tp,
-						 const struct tp_dest *dest)
+static struct tp_listener *udp_listener_for(const struct transport *tp, const struct tp_dest *dest)
 {
 	if (dest->listener && dest->listener->proto == TP_UDP)
 		return dest->listener;
 	for (unsigned i = 0; i < tp->listener_count; i++) {
-		const struct tp_listener *l = tp->listeners[i];
+		struct tp_listener *l = tp->listeners[i];
 		if (l->proto == TP_UDP && l->addr.u.sa.sa_family == dest->addr.u.sa.sa_family)
 			return l;
 	}
@@ -136,7 +153,7 @@ static const struct tp_listener *udp_listener_for(const struct transport *tp,
 int tp_udp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
 		size_t iov_count)
 {
-	const struct tp_listener *l = udp_listener_for(tp, dest);
+	struct tp_listener *l = udp_listener_for(tp, dest);
 	struct msghdr mh;
 
 	if (!l)
@@ -146,7 +163,15 @@ int tp_udp_send(struct transport *tp, const struct tp_dest *dest, const struct i
 	mh.msg_namelen = dest->addr.len;
 	mh.msg_iov = (struct iovec *)(uintptr_t)iov;
 	mh.msg_iovlen = iov_count;
-	if (sys_sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		return errno;
-	return 0;
+	size_t len = 0;
+	for (size_t i = 0; i < iov_count; i++)
+		len += iov[i].iov_len;
+	/* Only the loop that owns the socket sends on it: the switch is safe. */
+	bool big = l->pmtu_probe && len > TP_UDP_PROBE_MAX;
+	int rc = big ? pmtu_mode(l->fd, IP_PMTUDISC_WANT) : 0;
+	if (rc == 0 && sys_sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		rc = errno;
+	if (big && pmtu_mode(l->fd, IP_PMTUDISC_PROBE) != 0)
+		l->pmtu_probe = false; /* stays at the default */
+	return rc;
 }

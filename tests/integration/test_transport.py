@@ -7,7 +7,8 @@ Starts sipd on UDP and TCP, 127.0.0.1 and ::1, port 0, and talks SIP to it:
 OPTIONS and the Via rules of RFC 3261 §18.2.1 / RFC 3581; TCP framing
 (split at every byte, pipelining, bodies holding CRLFCRLF), RFC 5626 CRLF
 keep-alive, the limits (size, message time, idle time, connections per
-IP); transaction behaviour (retransmitted requests answered from the
+IP); IPv4 datagrams' don't-fragment and IP ID, and fragments above the MTU
+(in a network namespace of the test's own, with a small loopback MTU); transaction behaviour (retransmitted requests answered from the
 stored response, INVITE final responses retransmitted over UDP until the
 ACK, CANCEL with no transaction); and the statuses the core picks (400
 with the problem in the reason phrase, 413, 416, 420, 481, 483, 501,
@@ -19,7 +20,11 @@ timeout); "nothing arrives" is checked over QUIET_TIME.
 """
 
 import os
+import select
+import shutil
 import socket
+import struct
+import subprocess
 import sys
 import time
 
@@ -582,6 +587,66 @@ def padded_options(dest, local, transport, size, cseq=1):
                          headers=[("X-Pad", "p" * pad)])
 
 
+def udp_ip_header(raw_sock, port, timeout=REPLY_TIMEOUT):
+    """(DF, MF, IP ID) of the next IPv4 UDP packet from port seen on the raw
+    socket, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([raw_sock], [], [], max(deadline - time.monotonic(), 0))
+        if not r:
+            return None
+        frame = raw_sock.recv(70000)
+        ip = frame[14:]
+        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 15) * 4
+        frag = struct.unpack("!H", ip[6:8])[0]
+        if frag & 0x1fff:
+            continue  # a later fragment: no UDP header
+        if struct.unpack("!H", ip[ihl:ihl + 2])[0] != port:
+            continue
+        return bool(frag & 0x4000), bool(frag & 0x2000), struct.unpack("!H", ip[4:6])[0]
+    return None
+
+
+def small_mtu_child(binary):
+    """Inside a network namespace of its own whose loopback has an MTU of 1300:
+    a small response goes out unfragmentable with IP ID 0 (IP_PMTUDISC_PROBE),
+    a response larger than the MTU still arrives, in fragments."""
+    subprocess.run(["ip", "link", "set", "lo", "mtu", "1300", "up"], check=True)
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    raw.bind(("lo", 0))
+    with Sipd(binary, listen=("udp:127.0.0.1:0",)) as s, UdpClient() as c:
+        dest = s.addr("udp")
+        expect_response(c.request(build_request("OPTIONS", uri_for(dest), c.local), dest), 200,
+                        "small OPTIONS")
+        hdr = udp_ip_header(raw, dest[1])
+        expect(hdr is not None, "small response not seen on lo")
+        expect(hdr[0] and not hdr[1] and hdr[2] == 0,
+               "small response: DF %s, MF %s, IP ID %d (want DF, no MF, ID 0)" % hdr)
+        vias = [("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-padding-via-%02d" % i)
+                for i in range(40)]
+        req = build_request("OPTIONS", uri_for(dest), c.local, headers=vias)
+        r = expect_response(c.request(req, dest), 200, "OPTIONS with a 2 KB response")
+        expect(len(r.headers.values("Via")) == 41, "Vias lost in the large response", r)
+        hdr = udp_ip_header(raw, dest[1])
+        expect(hdr is not None and hdr[1], "large response not fragmented: %s" % (hdr,))
+        expect_response(c.request(build_request("OPTIONS", uri_for(dest), c.local), dest), 200,
+                        "small OPTIONS after the large one")
+        hdr = udp_ip_header(raw, dest[1])
+        expect(hdr is not None and hdr[0] and hdr[2] == 0,
+               "small response after the large one: %s (want DF, ID 0)" % (hdr,))
+
+
+def small_mtu(binary):
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        raise Skip("needs root, unshare and ip for a network namespace")
+    p = subprocess.run(["unshare", "--net", "--", sys.executable, os.path.abspath(__file__),
+                        binary, "--small-mtu-child"], capture_output=True, text=True,
+                       timeout=60)
+    expect(p.returncode == 0, "in the namespace: %s%s" % (p.stdout[-2000:], p.stderr[-2000:]))
+
+
 def limit_size(binary):
     with Sipd(binary, settings={"limits.max_message_size": "2000", "timers.t1": T1}) as s:
         udp, tcp = s.addr("udp"), s.addr("tcp")
@@ -742,6 +807,9 @@ def clean_exit(binary):
 
 def main():
     binary = binary_from_argv()
+    if sys.argv[2:] == ["--small-mtu-child"]:
+        small_mtu_child(binary)
+        return 0
     tap = Tap()
     shared = Shared(binary)
 
@@ -802,6 +870,8 @@ def main():
             tap.run(name, fn)
     finally:
         shared.stop()
+    tap.run("UDP/IPv4: small datagrams unfragmentable with IP ID 0, larger than the MTU"
+            " fragmented", small_mtu, binary)
     tap.run("limits.max_message_size: UDP dropped, TCP 413 and closed", limit_size, binary)
     tap.run("limits.max_message_size: declared Content-Length over it → 413", limit_size_declared,
             binary)
