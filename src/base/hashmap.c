@@ -187,12 +187,12 @@ void hmap_fini(struct hmap *m)
 
 uint64_t hmap_hash(const struct hmap *m, const void *data, size_t len)
 {
-	return siphash24(&m->key, data, len);
+	return siphash13(&m->key, data, len);
 }
 
 uint64_t hmap_hash_nocase(const struct hmap *m, const void *data, size_t len)
 {
-	return siphash24_nocase(&m->key, data, len);
+	return siphash13_nocase(&m->key, data, len);
 }
 
 void hmap_insert(struct hmap *m, struct hmap_node *node, uint64_t hash)

@@ -4,7 +4,7 @@
  * The map stores struct hmap_node links embedded in the caller's objects, so
  * inserting never allocates and cannot fail; the map owns only its bucket
  * arrays. It does not know what a key is: the caller hashes the key (with
- * hmap_hash, keyed by a random SipHash key drawn in hmap_init, so a peer
+ * hmap_hash, keyed by a random SipHash-1-3 key drawn in hmap_init, so a peer
  * cannot aim keys at one bucket) and passes a match callback to hmap_find
  * that compares the full key. Equal keys may be inserted twice; which one
  * hmap_find returns is then unspecified.

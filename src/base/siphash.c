@@ -1,11 +1,11 @@
 /*
- * siphash.c - SipHash-2-4 from the published algorithm: 2 compression
- * rounds per 8-byte word, 4 finalisation rounds, little-endian word loads
+ * siphash.c - SipHash-c-d from the published algorithm: c compression
+ * rounds per 8-byte word, d finalisation rounds, little-endian word loads
  * regardless of host byte order, and the message length (mod 256) in the
- * top byte of the last word.
+ * top byte of the last word. SipHash-2-4 and SipHash-1-3.
  *
- * Both variants share one body; the nocase flag is a constant at each call
- * site, so the compiler specialises the loads.
+ * Every variant shares one body; the round counts and the nocase flag are
+ * constants at each call site, so the compiler specialises it.
  */
 #include "base/siphash.h"
 
@@ -65,16 +65,16 @@ static inline void sip_round(struct sip_state *s)
 	s->v2 = rotl(s->v2, 32);
 }
 
-static inline void sip_compress(struct sip_state *s, uint64_t m)
+static inline void sip_compress(struct sip_state *s, uint64_t m, unsigned c_rounds)
 {
 	s->v3 ^= m;
-	sip_round(s);
-	sip_round(s);
+	for (unsigned r = 0; r < c_rounds; r++)
+		sip_round(s);
 	s->v0 ^= m;
 }
 
-static inline uint64_t sip_hash(const struct siphash_key *key,
-				const void *data, size_t len, bool nocase)
+static inline uint64_t sip_hash(const struct siphash_key *key, const void *data, size_t len,
+				bool nocase, unsigned c_rounds, unsigned d_rounds)
 {
 	const uint8_t *p = data;
 	size_t body = len - len % 8;
@@ -88,28 +88,36 @@ static inline uint64_t sip_hash(const struct siphash_key *key,
 	};
 
 	for (size_t i = 0; i < body; i += 8)
-		sip_compress(&s, load_le(p + i, 8, nocase));
+		sip_compress(&s, load_le(p + i, 8, nocase), c_rounds);
 	/* No pointer arithmetic when len is 0: data may then be NULL. */
 	if (len > body)
 		last |= load_le(p + body, len - body, nocase);
-	sip_compress(&s, last);
+	sip_compress(&s, last, c_rounds);
 
 	s.v2 ^= 0xff;
-	sip_round(&s);
-	sip_round(&s);
-	sip_round(&s);
-	sip_round(&s);
+	for (unsigned r = 0; r < d_rounds; r++)
+		sip_round(&s);
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
 uint64_t siphash24(const struct siphash_key *key, const void *data,
 		   size_t len)
 {
-	return sip_hash(key, data, len, false);
+	return sip_hash(key, data, len, false, 2, 4);
 }
 
 uint64_t siphash24_nocase(const struct siphash_key *key, const void *data,
 			  size_t len)
 {
-	return sip_hash(key, data, len, true);
+	return sip_hash(key, data, len, true, 2, 4);
+}
+
+uint64_t siphash13(const struct siphash_key *key, const void *data, size_t len)
+{
+	return sip_hash(key, data, len, false, 1, 3);
+}
+
+uint64_t siphash13_nocase(const struct siphash_key *key, const void *data, size_t len)
+{
+	return sip_hash(key, data, len, true, 1, 3);
 }

@@ -776,6 +776,50 @@ static const uint64_t sip_vectors[64] = {
 	0x958a324ceb064572ULL,
 };
 
+/* SipHash-1-3 of the same messages under the same key, low 32 bits: the
+ * vectors of the Linux kernel's hsiphash self-test on 64-bit machines
+ * (there hsiphash is SipHash-1-3 truncated to 32 bits). */
+static const uint32_t sip13_low32_vectors[64] = {
+	0x050fc4dc, 0x7d57ca93, 0x4dc7d44d, 0xe7ddf7fb, 0x88d38328, 0x49533b67, 0xc59f22a7,
+	0x9bb11140, 0x8d299a8e, 0x6c063de4, 0x92ff097f, 0xf94dc352, 0x57b4d9a2, 0x1229ffa7,
+	0xc0f95d34, 0x2a519956, 0x7d908b66, 0x63dbd80c, 0xb473e63e, 0x8d297d1c, 0xa6cce040,
+	0x2b45f844, 0xa320872e, 0xdae6c123, 0x67349c8c, 0x705b0979, 0xca9913a5, 0x4ade3b35,
+	0xef6cd00d, 0x4ab1e1f4, 0x43c5e663, 0x8c21d1bc, 0x16a7b60d, 0x7a8ff9bf, 0x1f2a753e,
+	0xbf186b91, 0xada26206, 0xa3c33057, 0xae3a36a1, 0x7b108392, 0x99e41531, 0x3f1ad944,
+	0xc8138825, 0xc28949a6, 0xfaf8876b, 0x9f042196, 0x68b1d623, 0x8b5114fd, 0xdf074c46,
+	0x12cc86b3, 0x0a52098f, 0x9d292f9a, 0xa2f41f12, 0x43a71ed0, 0x73f0bce6, 0x70a7e980,
+	0x243c6d75, 0xfdb71513, 0xa67d8a08, 0xb7e8f148, 0xf7a644ee, 0x0f1837f2, 0x4b6694e0,
+	0xb7bbb3a8,
+};
+
+static void test_siphash13_vectors(void **state)
+{
+	uint8_t msg[64], shifted[65];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	memcpy(shifted + 1, msg, sizeof(msg) - 1);
+	for (size_t len = 0; len < ARRAY_LEN(sip13_low32_vectors); len++) {
+		uint64_t h = siphash13(&paper_key, msg, len);
+
+		if ((uint32_t)h != sip13_low32_vectors[len])
+			fail_msg("len %zu: low 32 bits 0x%08x, want 0x%08x", len, (unsigned)(uint32_t)h,
+				 (unsigned)sip13_low32_vectors[len]);
+		if (siphash13_nocase(&paper_key, msg, len) != h)
+			fail_msg("len %zu: nocase differs without letters", len);
+		if (h == siphash24(&paper_key, msg, len))
+			fail_msg("len %zu: 1-3 equals 2-4", len);
+	}
+	assert_int_equal(siphash13(&paper_key, NULL, 0), siphash13(&paper_key, msg, 0));
+	assert_int_equal(siphash13(&paper_key, shifted + 1, 63), siphash13(&paper_key, msg, 63));
+	assert_int_equal(siphash13_nocase(&paper_key, "Call-ID@HOST", 12),
+			 siphash13(&paper_key, "call-id@host", 12));
+	struct siphash_key other = paper_key;
+	other.k0 ^= 1;
+	assert_true(siphash13(&other, msg, 15) != siphash13(&paper_key, msg, 15));
+}
+
 static void test_siphash_vectors(void **state)
 {
 	uint8_t msg[64];
@@ -1009,7 +1053,7 @@ static void test_hmap_init(void **state)
 	assert_int_equal(hmap_init(&m, 0), 0);
 	assert_int_equal(hmap_init(&m2, 0), 0);
 	assert_true(m.key.k0 != m2.key.k0 || m.key.k1 != m2.key.k1);
-	assert_int_equal(hmap_hash(&m, "abc", 3), siphash24(&m.key, "abc", 3));
+	assert_int_equal(hmap_hash(&m, "abc", 3), siphash13(&m.key, "abc", 3));
 	assert_true(hmap_hash(&m, "abc", 3) != hmap_hash(&m2, "abc", 3));
 	assert_int_equal(hmap_hash_nocase(&m, "Example.COM", 11),
 			 hmap_hash(&m, "example.com", 11));
@@ -1725,6 +1769,7 @@ int main(void)
 		cmocka_unit_test(test_mem_blocks),
 		cmocka_unit_test(test_obj_block_cache_threads),
 		cmocka_unit_test(test_siphash_vectors),
+		cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_siphash_nocase),
 		cmocka_unit_test(test_hmap_init),
 		cmocka_unit_test(test_hmap_tags),
