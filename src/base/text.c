@@ -13,22 +13,6 @@ void text_init(struct text *t, char *p, size_t size)
 		p[0] = '\0';
 }
 
-void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->size == 0 || n > t->size - 1 - t->len) {
-		t->over = true;
-		return;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-void text_cstr(struct text *t, const char *s)
-{
-	text_add(t, s, strlen(s));
-}
-
 void text_view(struct text *t, struct view v)
 {
 	text_add(t, v.p, v.len);

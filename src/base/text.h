@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/view.h"
 
@@ -24,8 +25,25 @@ struct text {
 };
 
 void text_init(struct text *t, char *p, size_t size);
-void text_add(struct text *t, const char *s, size_t n);
-void text_cstr(struct text *t, const char *s);
+
+/* Inline: most calls append literals, whose length and copy the compiler
+ * then resolves at the call site. */
+static inline void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->size == 0 || n > t->size - 1 - t->len) {
+		t->over = true;
+		return;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static inline void text_cstr(struct text *t, const char *s)
+{
+	text_add(t, s, strlen(s));
+}
+
 void text_view(struct text *t, struct view v);
 /* Decimal, as %llu. */
 void text_u64(struct text *t, uint64_t v);
