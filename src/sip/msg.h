@@ -97,6 +97,8 @@ struct sip_via {
 	uint16_t rport;
 	bool has_ttl;
 	uint8_t ttl;
+	uint8_t rport_count;  /* rport parameters seen (saturates at 255) */
+	struct view rport_name; /* the first one's name as in raw */
 };
 
 /* A name-addr or addr-spec with its header parameters: From, To, Contact,

@@ -51,6 +51,20 @@ static bool has_rport_value(struct view params)
 	return sip_param_find(params, "rport", &v) && v.p != NULL;
 }
 
+/* Whether the loop of top_via_print would write the via-parm as it is:
+ * no fold anywhere, no white space in or just before the parameters. */
+static bool via_is_plain(const struct sip_via *via)
+{
+	struct view pr = via->params;
+
+	if (via->raw.len == 0 || memchr(via->raw.p, '\n', via->raw.len))
+		return false;
+	if (pr.len == 0)
+		return via->raw.p[via->raw.len - 1] != ' ' && via->raw.p[via->raw.len - 1] != '\t';
+	return pr.p[-1] != ' ' && pr.p[-1] != '\t' && !memchr(pr.p, ' ', pr.len) &&
+	       !memchr(pr.p, '\t', pr.len);
+}
+
 /* The top via-parm with its bare rport dropped when one with a value is
  * being added, then the added parameters. */
 static int top_via_print(struct buf *out, const struct sip_via *via, struct view add)
@@ -59,6 +73,21 @@ static int top_via_print(struct buf *out, const struct sip_via *via, struct view
 	struct view rest = via->params;
 	struct sip_param p;
 	int rc;
+
+	/* Without white space the via-parm is already in the form the loop
+	 * below writes: copy it, cutting out its one bare rport if it goes. */
+	if (via->rport_count <= 1 && via_is_plain(via)) {
+		if (drop_rport && via->rport_count == 1 && !via->rport_has_value) {
+			const char *semi = via->rport_name.p - 1; /* no LWS: ';' is next to it */
+			const char *after = via->rport_name.p + via->rport_name.len;
+			rc = buf_append(out, via->raw.p, (size_t)(semi - via->raw.p));
+			if (rc == 0)
+				rc = buf_append(out, after, (size_t)(via->raw.p + via->raw.len - after));
+		} else {
+			rc = buf_append_view(out, via->raw);
+		}
+		return rc == 0 ? buf_append_view(out, add) : rc;
+	}
 
 	if (via->params.len == 0)
 		rc = sip_value_print_unfolded(via->raw, out);

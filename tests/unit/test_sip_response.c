@@ -91,6 +91,56 @@ static void test_response_fields(void **state)
 	sip_msg_fini(&req);
 }
 
+/* The top Via line of the response for each top via-parm, with and
+ * without white space (a copy of the via-parm, or parameter by parameter),
+ * with the bare rport first, last, alone, twice, valued, or absent. */
+static void test_response_top_via(void **state)
+{
+	static const struct {
+		const char *via, *add, *line;
+	} cases[] = {
+		{ "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport", ";rport=7", "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
+		{ "SIP/2.0/UDP h:5;rport;branch=z9hG4bKa", ";rport=7", "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
+		{ "SIP/2.0/UDP h:5;rport", ";received=1.2.3.4;rport=7",
+		  "SIP/2.0/UDP h:5;received=1.2.3.4;rport=7" },
+		{ "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport", ";received=1.2.3.4",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport;received=1.2.3.4" },
+		{ "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=9", ";rport=7",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=9;rport=7" },
+		{ "SIP/2.0/UDP h:5;rport;branch=z9hG4bKa;rport", ";rport=7",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
+		{ "SIP/2.0/UDP h:5;branch=z9hG4bKa", "", "SIP/2.0/UDP h:5;branch=z9hG4bKa" },
+		{ "SIP/2.0/UDP h:5 ; rport ; branch=z9hG4bKa", ";rport=7",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
+		{ "SIP / 2.0 / UDP h:5;branch = z9hG4bKa;rport", ";rport=7",
+		  "SIP / 2.0 / UDP h:5;branch=z9hG4bKa;rport=7" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct sip_msg req;
+		struct buf out;
+		int n = snprintf(text, sizeof(text),
+				 "OPTIONS sip:192.0.2.5 SIP/2.0\r\nVia: %s\r\n"
+				 "From: <sip:a@example.com>;tag=fa\r\nTo: <sip:192.0.2.5>\r\n"
+				 "Call-ID: via-%zu\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+				 cases[i].via, i);
+		decode(&req, text, (size_t)n);
+		struct sip_response_spec spec = { .status = 200,
+						   .via_params = view_from_cstr(cases[i].add) };
+		buf_init(&out);
+		assert_int_equal(sip_response_print(&out, &req, &spec), 0);
+		assert_int_equal(buf_append(&out, "", 1), 0);
+		char want[256];
+		snprintf(want, sizeof(want), "\r\nVia: %s\r\n", cases[i].line);
+		if (!strstr(out.data, want))
+			fail_msg("row %zu: want '%s' in:\n%s", i, cases[i].line, out.data);
+		buf_fini(&out);
+		sip_msg_fini(&req);
+	}
+}
+
 static void test_response_keeps_existing_tag(void **state)
 {
 	static const char tagged[] = "BYE sip:a@192.0.2.1 SIP/2.0\r\n"
@@ -206,6 +256,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_response_fields),
+		cmocka_unit_test(test_response_top_via),
 		cmocka_unit_test(test_response_keeps_existing_tag),
 		cmocka_unit_test(test_response_bad_input),
 		cmocka_unit_test(test_malformed_answers),
