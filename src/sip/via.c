@@ -94,10 +94,10 @@ static int via_param_apply(struct sip_via *via, const struct sip_param *p)
 		via->received = value;
 	} else if (view_eq_lit_nocase(p->name, "rport")) {
 		via->has_rport = true;
-		if (via->rport_count++ == 0)
+		if (via->rport_count == 0)
 			via->rport_name = p->name;
-		else if (via->rport_count == 0)
-			via->rport_count = 255;
+		if (via->rport_count < UINT8_MAX)
+			via->rport_count++;
 		if (value.p != NULL && value.len > 0) {
 			if (!port_decode(value, &via->rport))
 				return EBADMSG;

@@ -328,6 +328,10 @@ static void test_alg_names(void **state)
 	assert_int_equal(digest_hex_len(DIGEST_MD5), 32);
 	assert_int_equal(digest_hex_len(DIGEST_SHA256), 64);
 	assert_int_equal(digest_hex_len(DIGEST_SHA512_256), 64);
+	/* an algorithm out of range hashes to "": every check fails closed */
+	char out[DIGEST_HEX_MAX] = "x";
+	digest_ha1(DIGEST_ALG_COUNT, VIEW_LIT("u"), VIEW_LIT("r"), VIEW_LIT("p"), out);
+	assert_string_equal(out, "");
 }
 
 /* rspauth is the response with an empty method (RFC 2617 §3.2.3). */
