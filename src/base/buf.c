@@ -4,8 +4,15 @@
  * Growth doubles the capacity (at least BUF_MIN_CAP), falling back to the
  * exact size needed when doubling would overflow. One byte past len is
  * always kept for the terminating NUL; see buf.h for the invariants.
+ *
+ * A capacity in mem.h's block range is rounded up to its block and the
+ * storage is a block: a transaction keeps the message it sent for up to
+ * 32 seconds, and glibc's bins made those allocations the slow ones. So
+ * the capacity is a block size exactly when the storage is a block.
  */
 #include "base/buf.h"
+
+#include "base/mem.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -23,7 +30,7 @@ void buf_init(struct buf *b)
 void buf_fini(struct buf *b)
 {
 	if (b->data) { /* many bufs are never written: no free(NULL) call */
-		free(b->data);
+		mem_free(b->data, b->cap);
 		buf_init(b);
 	}
 }
@@ -59,9 +66,27 @@ int buf_reserve(struct buf *b, size_t extra)
 		cap *= 2;
 	}
 
-	data = realloc(b->data, cap);
-	if (!data)
-		return ENOMEM;
+	size_t block = mem_block_size(cap);
+	if (block) {
+		cap = block;
+		data = mem_block_get(block);
+		if (!data)
+			return ENOMEM;
+		if (b->data) {
+			memcpy(data, b->data, b->len);
+			mem_free(b->data, b->cap);
+		}
+	} else if (mem_block_size(b->cap)) { /* a block growing past them */
+		data = malloc(cap);
+		if (!data)
+			return ENOMEM;
+		memcpy(data, b->data, b->len);
+		mem_block_put(b->data, b->cap);
+	} else {
+		data = realloc(b->data, cap);
+		if (!data)
+			return ENOMEM;
+	}
 	data[b->len] = '\0';
 	b->data = data;
 	b->cap = cap;

@@ -28,7 +28,7 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-static const size_t block_sizes[] = { 2048, 4096, MEM_BLOCK_MAX };
+static const size_t block_sizes[] = { 384, 512, 640, 768, 896, 1024, 2048, 4096, MEM_BLOCK_MAX };
 #define CLASS_COUNT (sizeof(block_sizes) / sizeof(block_sizes[0]))
 
 struct cached {
@@ -89,7 +89,9 @@ static size_t class_of(size_t size)
 {
 	if (size <= MEM_BLOCK_MIN)
 		return CLASS_COUNT;
-	for (size_t k = 0; k < CLASS_COUNT; k++) {
+	if (size <= 1024) /* 384 ... 1024: classes 0 to 5 */
+		return (size + MEM_BLOCK_STEP - 1) / MEM_BLOCK_STEP - 3;
+	for (size_t k = 6; k < CLASS_COUNT; k++) {
 		if (size <= block_sizes[k])
 			return k;
 	}
@@ -144,6 +146,28 @@ void mem_block_put(void *p, size_t block)
 	c->head[k] = b;
 	c->count[k]++;
 	POISON(b + 1, block - sizeof(*b));
+}
+
+void *mem_zalloc(size_t size)
+{
+	size_t block = mem_block_size(size);
+
+	if (!block)
+		return zalloc(size);
+	void *p = mem_block_get(block);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void mem_free(void *p, size_t size)
+{
+	size_t block = mem_block_size(size);
+
+	if (block)
+		mem_block_put(p, block);
+	else
+		free(p);
 }
 
 size_t mem_cached_blocks(void)

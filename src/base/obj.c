@@ -5,9 +5,10 @@
  * max_align_t, so its size is a multiple of that alignment and the user
  * memory after it is aligned as malloc would align it.
  *
- * Uninitialised objects of more than MEM_BLOCK_MIN bytes (a received
- * packet) are blocks of mem.h's per-thread lists; the low byte of the
- * header's magic says so (the block's size), 0 for a plain malloc.
+ * Objects of more than MEM_BLOCK_MIN bytes (a received packet, a
+ * transaction) are blocks of mem.h's per-thread lists; the low byte of the
+ * header's magic says so (the block's size / MEM_BLOCK_STEP), 0 for a
+ * plain malloc.
  *
  * Memory order: a reference is only taken by someone who already holds one,
  * so obj_ref can be relaxed. obj_unref releases, and the thread that drops
@@ -23,11 +24,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/mem.h"
 
-/* "obj" then the block size / 1024 (0: a plain malloc); catches foreign
- * pointers */
+/* "obj" then the block size / MEM_BLOCK_STEP (0: a plain malloc); catches
+ * foreign pointers */
 #define OBJ_MAGIC 0x6f626a00u
 #define OBJ_MAGIC_MASK 0xffffff00u
 #define OBJ_MAGIC_OK(m) (((m)&OBJ_MAGIC_MASK) == OBJ_MAGIC)
@@ -43,6 +45,8 @@ struct obj_header {
 	} u;
 };
 
+static_assert(MEM_BLOCK_MAX / MEM_BLOCK_STEP <= 0xff, "block size must fit the magic's low byte");
+static_assert(MEM_BLOCK_MAX % MEM_BLOCK_STEP == 0, "block sizes must be steps");
 static_assert(sizeof(struct obj_header) % alignof(max_align_t) == 0,
 	      "object header must keep max_align_t alignment");
 
@@ -60,16 +64,18 @@ static void *obj_new(size_t size, obj_destroy_h *destroy, bool zero)
 
 	if (size > SIZE_MAX - sizeof(*hdr))
 		return NULL;
-	if (!zero)
-		block = mem_block_size(sizeof(*hdr) + size);
-	if (block)
+	block = mem_block_size(sizeof(*hdr) + size);
+	if (block) {
 		hdr = mem_block_get(block);
-	else
+		if (hdr && zero)
+			memset(hdr + 1, 0, size);
+	} else {
 		hdr = zero ? zalloc(sizeof(*hdr) + size) : malloc(sizeof(*hdr) + size);
+	}
 	if (!hdr)
 		return NULL;
 	atomic_init(&hdr->u.h.refs, 1);
-	hdr->u.h.magic = OBJ_MAGIC | (unsigned)(block / 1024);
+	hdr->u.h.magic = OBJ_MAGIC | (unsigned)(block / MEM_BLOCK_STEP);
 	hdr->u.h.destroy = destroy;
 	return hdr + 1;
 }
@@ -82,6 +88,15 @@ void *obj_alloc(size_t size, obj_destroy_h *destroy)
 void *obj_alloc_uninit(size_t size, obj_destroy_h *destroy)
 {
 	return obj_new(size, destroy, false);
+}
+
+size_t obj_alloc_room(size_t size)
+{
+	if (size > SIZE_MAX - sizeof(struct obj_header))
+		return size;
+	size_t block = mem_block_size(sizeof(struct obj_header) + size);
+
+	return block ? block - sizeof(struct obj_header) : size;
 }
 
 void *obj_ref(void *obj)
@@ -117,7 +132,7 @@ void *obj_unref(void *obj)
 	atomic_thread_fence(memory_order_acquire);
 	if (hdr->u.h.destroy)
 		hdr->u.h.destroy(obj);
-	size_t block = (size_t)(hdr->u.h.magic & ~OBJ_MAGIC_MASK) * 1024;
+	size_t block = (size_t)(hdr->u.h.magic & ~OBJ_MAGIC_MASK) * MEM_BLOCK_STEP;
 	hdr->u.h.magic = 0;
 	if (block)
 		mem_block_put(hdr, block);

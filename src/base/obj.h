@@ -17,9 +17,9 @@
  * passed to these functions (never malloc'ed memory or an interior pointer).
  * Not done: weak references, resurrection from a destructor.
  *
- * obj_alloc_uninit of more than MEM_BLOCK_MIN bytes takes a block from
- * mem.h's per-thread lists, so a packet's allocation and free are a list
- * pop and push.
+ * An object of more than MEM_BLOCK_MIN bytes is a block from mem.h's
+ * per-thread lists, so a packet's or a transaction's allocation and free
+ * are a list pop and push (and a memset for obj_alloc).
  */
 #ifndef SIPD_BASE_OBJ_H
 #define SIPD_BASE_OBJ_H
@@ -34,6 +34,9 @@ void *obj_alloc(size_t size, obj_destroy_h *destroy);
 /* The same without clearing the memory: the caller sets every field it
  * reads (a received packet: kilobytes per message). */
 void *obj_alloc_uninit(size_t size, obj_destroy_h *destroy);
+/* Bytes obj_alloc_uninit(size, ...) makes usable, at least size: a size
+ * served from a block (mem.h) gets the whole block after the header. */
+size_t obj_alloc_room(size_t size);
 /* Takes a reference; returns obj. NULL-safe. */
 void *obj_ref(void *obj);
 /* Drops a reference; destroys and frees at zero. Returns NULL. NULL-safe. */

@@ -359,6 +359,11 @@ static int drop_credentials(const struct core *core, struct sip_edit *e, struct 
 
 /* ---- answering -------------------------------------------------------- */
 
+static size_t ctx_size(unsigned branches)
+{
+	return sizeof(struct proxy_ctx) + branches * sizeof(struct branch);
+}
+
 static void ctx_free(struct proxy_ctx *ctx)
 {
 	for (unsigned i = 0; i < ctx->count; i++) {
@@ -377,7 +382,7 @@ static void ctx_free(struct proxy_ctx *ctx)
 	hmap_remove(&ctx->proxy->by_st, &ctx->node);
 	obj_unref(ctx->req);
 	obj_unref(ctx->st);
-	free(ctx);
+	mem_free(ctx, ctx_size(ctx->cap));
 }
 
 static void ctx_maybe_free(struct proxy_ctx *ctx)
@@ -968,7 +973,7 @@ static struct proxy_ctx *ctx_new(struct proxy *p, struct txn *st, struct tp_pack
 		targets = 1;
 	if (targets > PROXY_MAX_BRANCHES)
 		targets = PROXY_MAX_BRANCHES;
-	struct proxy_ctx *ctx = zalloc(sizeof(*ctx) + targets * sizeof(struct branch));
+	struct proxy_ctx *ctx = mem_zalloc(ctx_size(targets));
 	if (!ctx)
 		return NULL;
 	ctx->br = (struct branch *)(void *)(ctx + 1);

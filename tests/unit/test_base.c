@@ -302,7 +302,9 @@ static void test_buf_append(void **state)
 	buf_fini(&b);
 	assert_int_equal(buf_append_iov(&b, iov, ARRAY_LEN(iov)), 0);
 	assert_int_equal(b.len, 7 + 300 + 2);
-	assert_int_equal(b.cap, 7 + 300 + 2 + 1);
+	/* one allocation of what is needed, rounded up to its block (mem.h) */
+	assert_int_equal(b.cap, mem_block_size(7 + 300 + 2 + 1));
+	assert_int_equal(b.cap, 384);
 	assert_memory_equal(b.data, "INVITE xx", 9);
 	assert_memory_equal(b.data + b.len - 3, "x\r\n", 4);
 	/* a total that overflows leaves the buffer as it was */
@@ -602,8 +604,9 @@ static void test_mem_blocks(void **state)
 	static const struct {
 		size_t size, block;
 	} rows[] = {
-		{ 0, 0 }, { 1, 0 }, { MEM_BLOCK_MIN, 0 }, { MEM_BLOCK_MIN + 1, 2048 },
-		{ 2048, 2048 }, { 2049, 4096 }, { 4096, 4096 }, { 4097, 8192 },
+		{ 0, 0 }, { 1, 0 }, { MEM_BLOCK_MIN, 0 }, { MEM_BLOCK_MIN + 1, 384 },
+		{ 384, 384 }, { 385, 512 }, { 512, 512 }, { 513, 640 }, { 700, 768 },
+		{ 800, 896 }, { 897, 1024 }, { 1024, 1024 }, { 1025, 2048 }, { 2048, 2048 }, { 2049, 4096 }, { 4096, 4096 }, { 4097, 8192 },
 		{ MEM_BLOCK_MAX, MEM_BLOCK_MAX }, { MEM_BLOCK_MAX + 1, 0 }, { SIZE_MAX, 0 },
 	};
 	(void)state;
@@ -633,6 +636,52 @@ static void test_mem_blocks(void **state)
 	assert_non_null(p);
 	free(p);
 	assert_int_equal(mem_cached_blocks(), base);
+
+	/* mem_zalloc: zeroed, a block when the size has one */
+	char *z = mem_zalloc(600);
+	assert_non_null(z);
+	for (size_t i = 0; i < 600; i++)
+		assert_int_equal(z[i], 0);
+	memset(z, 3, 640);
+	base = mem_cached_blocks();
+	mem_free(z, 600);
+	assert_int_equal(mem_cached_blocks(), base + 1);
+	char *z2 = mem_zalloc(520); /* the same class: the same block, zeroed */
+	assert_ptr_equal(z2, z);
+	for (size_t i = 0; i < 520; i++)
+		assert_int_equal(z2[i], 0);
+	mem_free(z2, 520);
+	z = mem_zalloc(100); /* no block: zalloc, and free */
+	assert_non_null(z);
+	assert_int_equal(z[99], 0);
+	mem_free(z, 100);
+	mem_free(NULL, 600);
+	assert_int_equal(mem_cached_blocks(), base + 1);
+}
+
+/* obj_alloc_room: the whole block after the header for a block size,
+ * the size itself otherwise, and all of it writable. */
+static void test_obj_alloc_room(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 100, 200, 300, 600, 1500, 2000, 3000, 5000, 8000,
+					20000 };
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		size_t size = sizes[i], room = obj_alloc_room(size);
+		assert_true(room >= size);
+		if (size <= 200 || size > MEM_BLOCK_MAX)
+			assert_int_equal(room, size); /* malloc'd: nothing extra */
+		char *p = obj_alloc_uninit(size, NULL);
+		assert_non_null(p);
+		memset(p, 7, room); /* ASan: every byte of the room is the object's */
+		obj_unref(p);
+	}
+	assert_true(obj_alloc_room(300) > 300 && obj_alloc_room(300) < 384);
+	assert_true(obj_alloc_room(600) > 600 && obj_alloc_room(600) < 640);
+	assert_true(obj_alloc_room(1500) > 1500 && obj_alloc_room(1500) < 2048);
+	assert_int_equal(obj_alloc_room(1500), obj_alloc_room(2000));
+	assert_true(obj_alloc_room(3000) > 4000 && obj_alloc_room(3000) < 4096);
+	assert_int_equal(obj_alloc_room(SIZE_MAX), SIZE_MAX);
 }
 
 static unsigned big_destroy_calls;
@@ -656,11 +705,8 @@ static void test_obj_block_cache(void **state)
 	size_t base = mem_cached_blocks();
 	assert_int_equal(base, 0);
 
-	/* small and zeroed objects never enter the cache */
-	unsigned char *p = obj_alloc_uninit(500, NULL);
-	assert_non_null(p);
-	p = obj_unref(p);
-	p = obj_alloc(3000, NULL);
+	/* small and large objects never enter the cache */
+	unsigned char *p = obj_alloc_uninit(100, NULL);
 	assert_non_null(p);
 	p = obj_unref(p);
 	p = obj_alloc_uninit(100000, NULL);
@@ -668,6 +714,22 @@ static void test_obj_block_cache(void **state)
 	memset(p, 0x5a, 100000);
 	p = obj_unref(p);
 	assert_int_equal(mem_cached_blocks(), base);
+
+	/* a zeroed one is a block too, and comes back from the cache zeroed */
+	p = obj_alloc(3000, NULL);
+	assert_non_null(p);
+	memset(p, 0x77, 3000);
+	unsigned char *zeroed = p;
+	p = obj_unref(p);
+	assert_int_equal(mem_cached_blocks(), base + 1);
+	p = obj_alloc(2500, NULL);
+	assert_ptr_equal(p, zeroed);
+	for (size_t i = 0; i < 2500; i++)
+		assert_int_equal(p[i], 0);
+	p = obj_unref(p);
+	mem_cache_flush();
+	base = mem_cached_blocks();
+	assert_int_equal(base, 0);
 
 	/* a freed block comes back for the next object of its class */
 	big_destroy_calls = 0;
@@ -1767,6 +1829,7 @@ int main(void)
 		cmocka_unit_test(test_obj_block_cache),
 		cmocka_unit_test(test_zalloc),
 		cmocka_unit_test(test_mem_blocks),
+		cmocka_unit_test(test_obj_alloc_room),
 		cmocka_unit_test(test_obj_block_cache_threads),
 		cmocka_unit_test(test_siphash_vectors),
 		cmocka_unit_test(test_siphash13_vectors),
