@@ -22,13 +22,29 @@ static void packet_destroy(void *obj)
 	pkt->conn = obj_unref(pkt->conn);
 }
 
+/* Header lines a packet has room for without counting its lines first. */
+#define PACKET_MIN_ROOM 16u
+
 struct tp_packet *tp_packet_alloc(const char *data, size_t len)
 {
-	/* one allocation: the packet, the bytes, then room for exactly as many
-	 * header lines as the bytes can hold (a kept message is small) */
-	size_t cap = sip_msg_line_bound(data, len);
+	/* one allocation: the packet, the bytes, then room for the header
+	 * lines. The allocation is a block (mem.h) for all but large
+	 * messages: the lines get what the block has left, at least
+	 * PACKET_MIN_ROOM, without a pass counting them (tp_packet_decode
+	 * falls back when a message has more). Past the blocks, room for
+	 * exactly as many lines as the bytes can hold. */
 	size_t align = _Alignof(struct sip_hdr);
 	size_t store_off = (offsetof(struct tp_packet, data) + len + align - 1) / align * align;
+	size_t want = store_off + PACKET_MIN_ROOM * sizeof(struct sip_hdr);
+	size_t room = obj_alloc_room(want);
+	size_t cap;
+	if (room > want) {
+		cap = (room - store_off) / sizeof(struct sip_hdr);
+		if (cap > SIP_MAX_HEADERS + 1)
+			cap = SIP_MAX_HEADERS + 1;
+	} else {
+		cap = sip_msg_line_bound(data, len);
+	}
 	struct tp_packet *pkt = obj_alloc_uninit(store_off + cap * sizeof(struct sip_hdr),
 						 packet_destroy);
 	if (!pkt)
@@ -55,8 +71,14 @@ struct tp_packet *tp_packet_alloc(const char *data, size_t len)
 int tp_packet_decode(struct tp_packet *pkt, enum sip_framing framing, size_t *used,
 		     struct sip_error *err)
 {
-	return sip_msg_decode_in(&pkt->msg, pkt->hdr_store, pkt->hdr_store_cap, pkt->data, pkt->len,
-				 framing, used, err);
+	int rc = sip_msg_decode_in(&pkt->msg, pkt->hdr_store, pkt->hdr_store_cap, pkt->data,
+				   pkt->len, framing, used, err);
+	/* more lines than the packet's room but maybe within the limit:
+	 * again, with storage of the message's own (freed with it) */
+	if (rc == EMSGSIZE && pkt->msg.hdr_count >= pkt->hdr_store_cap &&
+	    pkt->hdr_store_cap <= SIP_MAX_HEADERS)
+		rc = sip_msg_decode(&pkt->msg, pkt->data, pkt->len, framing, used, err);
+	return rc;
 }
 
 int transport_alloc(struct transport **out, struct loop *loop, const struct transport_config *cfg,

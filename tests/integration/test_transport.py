@@ -312,6 +312,32 @@ def missing_via_tcp(s):
         expect(c.wait_closed(2.0), "connection not closed after a request without Via")
 
 
+MAX_HEADERS = 128  # SIP_MAX_HEADERS: header lines a message may have
+
+
+def header_lines(s, proto, short):
+    """A message's header lines are counted against the limit wherever it
+    is kept: short lines (more of them than a received packet has room
+    for) and long ones, at the limit answered, one over it 400."""
+    dest = s.addr(proto, 4)
+    with client_for(proto, 4, dest) as c:
+        base = build_request("OPTIONS", uri_for(dest), c.local, proto.upper())
+        own = sum(1 for line in base.split(b"\r\n")[1:] if line)  # the builder's lines
+        for extra, status in ((MAX_HEADERS - own, 200), (MAX_HEADERS - own + 1, 400)):
+            value = "1" if short else "v" * 60
+            headers = [("X%d" % i, value) for i in range(extra)]
+            req = build_request("OPTIONS", uri_for(dest), c.local, proto.upper(),
+                                headers=headers)
+            send(c, req, dest)
+            r = c.recv_final()
+            expect(r is not None and r.status == status,
+                   "%d header lines (%s): %s, expected %d" % (
+                       own + extra, "short" if short else "long",
+                       r.status if r else "no answer", status), r)
+            if status == 400:
+                expect(r.reason == "Too many headers", "reason %r" % r.reason, r)
+                break
+
 def no_reply_to_responses(s):
     """Never answer a response, well formed or not, nor a malformed ACK."""
     dest = s.addr("udp")
@@ -846,6 +872,12 @@ def main():
         ("400 to a malformed request fills in rport", on_shared(malformed_reply_rport)),
         ("bad Request-URI: 400 naming it", on_shared(bad_request_uri)),
         ("missing Via over TCP: closed (400 naming it optional)", on_shared(missing_via_tcp)),
+        ("128 short header lines answered, 129 → 400 (UDP)",
+         on_shared(header_lines, "udp", True)),
+        ("128 long header lines answered, 129 → 400 (UDP)",
+         on_shared(header_lines, "udp", False)),
+        ("128 short header lines answered, 129 → 400 (TCP)",
+         on_shared(header_lines, "tcp", True)),
         ("no answer to responses or ACKs", on_shared(no_reply_to_responses)),
         ("UDP garbage: no answer but 400, no crash", on_shared(garbage_udp)),
         # (not over TCP: there Timer J is 0, RFC 3261 §17.2.2, and a
