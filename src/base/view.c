@@ -6,6 +6,13 @@
 
 #include <string.h>
 
+#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define L4(b) LOWER(b), LOWER((b) + 1), LOWER((b) + 2), LOWER((b) + 3)
+#define L16(b) L4(b), L4((b) + 4), L4((b) + 8), L4((b) + 12)
+#define L64(b) L16(b), L16((b) + 16), L16((b) + 32), L16((b) + 48)
+
+const unsigned char view_lower_table[256] = { L64(0), L64(64), L64(128), L64(192) };
+
 bool view_eq_cstr(struct view a, const char *s)
 {
 	return view_eq(a, view_from_cstr(s));

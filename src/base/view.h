@@ -49,9 +49,12 @@ static inline bool view_eq(struct view a, struct view b)
 	return true;
 }
 
+/* Each byte with A-Z lowercased: one load instead of two compares. */
+extern const unsigned char view_lower_table[256];
+
 static inline unsigned char view_lower(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+	return view_lower_table[c];
 }
 
 /* ASCII case-insensitive comparison. Inline: it runs for every parameter
@@ -66,10 +69,16 @@ static inline bool view_eq_nocase(struct view a, struct view b)
 	}
 	return true;
 }
+/* Against n bytes at s; with n a constant (view_eq_lit) the compiler
+ * compares whole words instead of calling memcmp or looping. */
+static inline bool view_eq_mem(struct view a, const char *s, size_t n)
+{
+	return a.len == n && (n == 0 || memcmp(a.p, s, n) == 0);
+}
 bool view_eq_cstr(struct view a, const char *s);
 bool view_eq_cstr_nocase(struct view a, const char *s);
 /* Against a string literal: its length is known at compile time. */
-#define view_eq_lit(v, lit) view_eq((v), VIEW_LIT(lit))
+#define view_eq_lit(v, lit) view_eq_mem((v), (lit), sizeof(lit) - 1)
 #define view_eq_lit_nocase(v, lit) view_eq_nocase((v), VIEW_LIT(lit))
 /* Strip SP, HTAB, CR and LF at both ends (folded LWS included). */
 static inline struct view view_trim(struct view v)

@@ -24,6 +24,7 @@
 #include "sip/msg.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,9 +120,7 @@ static int header_add(struct sip_msg *msg, const char *line, size_t content, siz
 		      int16_t *last, struct sip_error *err)
 {
 	/* name = token, then optional SP/HT, then ':' (RFC 3261 §7.3.1) */
-	size_t i = 0;
-	while (i < content && ct_is((unsigned char)line[i], CT_TOKEN))
-		i++;
+	size_t i = lex_span(view_make(line, content), 0, CT_TOKEN);
 	struct view name = view_make(line, i);
 	while (i < content && (line[i] == ' ' || line[i] == '\t'))
 		i++;
@@ -387,6 +386,29 @@ static int cseq(struct sip_msg *msg, struct sip_error *err)
 	return 0;
 }
 
+/* Whether every byte of v is printable ASCII (CT_TEXT, 0x21-0x7E): eight
+ * at a time, a word holding a byte below 0x21 or above 0x7E (exact as a
+ * yes/no answer, Hacker's Delight "hasless"/"hasmore") stopping it. */
+static bool all_text(struct view v)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	size_t i = 0;
+
+	for (; i + 8 <= v.len; i += 8) {
+		uint64_t w;
+		memcpy(&w, v.p + i, 8);
+		uint64_t below = (w - ones * 0x21) & ~w & high;
+		uint64_t above = ((w + ones * (127 - 0x7e)) | w) & high;
+		if (below | above)
+			return false;
+	}
+	for (; i < v.len; i++) {
+		if (!ct_is((unsigned char)v.p[i], CT_TEXT))
+			return false;
+	}
+	return true;
+}
+
 static int call_id(struct sip_msg *msg, struct sip_error *err)
 {
 	struct view v;
@@ -395,10 +417,8 @@ static int call_id(struct sip_msg *msg, struct sip_error *err)
 		return fail(err, 400, "Duplicate Call-ID header", EBADMSG);
 	if (v.p == NULL || v.len == 0)
 		return fail(err, 400, "Missing Call-ID header", EBADMSG);
-	for (size_t i = 0; i < v.len; i++) {
-		if (!ct_is((unsigned char)v.p[i], CT_TEXT))
-			return fail(err, 400, "Bad Call-ID header", EBADMSG);
-	}
+	if (!all_text(v))
+		return fail(err, 400, "Bad Call-ID header", EBADMSG);
 	msg->call_id = v;
 	return 0;
 }

@@ -94,6 +94,27 @@ static void test_view_eq(void **state)
 	assert_int_equal(view_from_cstr("abc").len, 3);
 }
 
+/* view_lower's table: A-Z lowered, every other byte itself; and the
+ * literal comparisons (memcmp of a constant length) agree with view_eq. */
+static void test_view_lower(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < 256; c++) {
+		unsigned want = c >= 'A' && c <= 'Z' ? c + 32 : c;
+		if (view_lower((unsigned char)c) != want)
+			fail_msg("byte 0x%02x lowered to 0x%02x", c, view_lower((unsigned char)c));
+	}
+	assert_true(view_eq_lit(VIEW_LIT("branch"), "branch"));
+	assert_false(view_eq_lit(VIEW_LIT("Branch"), "branch"));
+	assert_false(view_eq_lit(VIEW_LIT("branc"), "branch"));
+	assert_false(view_eq_lit(VIEW_LIT("branchx"), "branch"));
+	assert_true(view_eq_lit(VIEW_LIT(""), ""));
+	assert_false(view_eq_lit(VIEW_NULL, "x"));
+	assert_true(view_eq_lit(VIEW_NULL, ""));
+	assert_true(view_eq_lit_nocase(VIEW_LIT("BrAnCh"), "branch"));
+	assert_false(view_eq_lit_nocase(VIEW_LIT("br@nch"), "br`nch"));
+}
+
 static void test_view_trim(void **state)
 {
 	static const struct {
@@ -1815,6 +1836,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_view_eq),
+		cmocka_unit_test(test_view_lower),
 		cmocka_unit_test(test_view_trim),
 		cmocka_unit_test(test_view_to_u64),
 		cmocka_unit_test(test_buf_growth),

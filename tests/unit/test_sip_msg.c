@@ -223,6 +223,81 @@ static void test_decode_table(void **state)
 	guard_fini(&g);
 }
 
+/* The Call-ID check (printable ASCII only, eight bytes at a time): one
+ * byte changed at every position of a 21-byte Call-ID, to the values on
+ * both sides of each edge of 0x21-0x7E (one bad byte in a word of good
+ * ones must be seen wherever it is). */
+static void test_call_id_bytes(void **state)
+{
+	static const struct {
+		unsigned char c;
+		bool ok;
+	} bytes[] = { { 0x01, false }, { 0x20, false }, { 0x21, true }, { 0x41, true },
+		      { 0x7e, true },  { 0x7f, false }, { 0x80, false }, { 0xc3, false },
+		      { 0xff, false } };
+	struct guard g;
+	(void)state;
+
+	guard_init(&g, 512);
+	for (size_t b = 0; b < sizeof(bytes) / sizeof(bytes[0]); b++) {
+		for (size_t pos = 0; pos < 21; pos++) {
+			char id[22], text[400];
+			memset(id, 'k', 21);
+			id[21] = '\0';
+			id[pos] = (char)bytes[b].c;
+			int n = snprintf(text, sizeof(text),
+					 REQ_HEAD "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+						  "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
+						  "Call-ID: %s\r\nCSeq: 1 REGISTER\r\n\r\n",
+					 id);
+			assert_true(n > 0 && (size_t)n < sizeof(text));
+			const char *p = guard_place(&g, text, (size_t)n);
+			struct sip_error err = { 0, NULL };
+			struct sip_msg m;
+			size_t used;
+			int rc = sip_msg_decode(&m, p, (size_t)n, SIP_FRAMING_DGRAM, &used, &err);
+			/* a space at either end is white space around the value */
+			bool ok = bytes[b].ok || (bytes[b].c == ' ' && (pos == 0 || pos == 20));
+			if ((rc == 0) != ok)
+				fail_msg("byte 0x%02x at %zu: rc %d", bytes[b].c, pos, rc);
+			if (rc != 0)
+				assert_string_equal(err.reason, "Bad Call-ID header");
+			sip_msg_fini(&m);
+		}
+	}
+	guard_fini(&g);
+}
+
+/* lex_span: every stop position in runs of up to 13, for one-bit and
+ * two-bit classes, from every start. */
+static void test_lex_span(void **state)
+{
+	static const struct {
+		unsigned cls;
+		char good, good2, bad;
+	} rows[] = { { CT_TOKEN, 'a', '-', ':' }, { CT_ALPHA | CT_DIGIT, 'x', '7', '-' },
+		     { CT_DIGIT, '0', '9', 'a' }, { CT_LWS, ' ', '\t', 'x' } };
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		for (size_t len = 0; len <= 13; len++) {
+			for (size_t stop = 0; stop <= len; stop++) {
+				char text[16];
+				for (size_t k = 0; k < len; k++)
+					text[k] = k % 3 ? rows[r].good : rows[r].good2;
+				if (stop < len)
+					text[stop] = rows[r].bad;
+				struct view v = view_make(text, len);
+				for (size_t from = 0; from <= stop; from++) {
+					size_t got = lex_span(v, from, rows[r].cls);
+					if (got != stop)
+						fail_msg("class %u, len %zu: from %zu got %zu, want %zu",
+							 rows[r].cls, len, from, got, stop);
+				}
+			}
+		}
+	}
+}
+
 /* ---- limits --------------------------------------------------------- */
 
 static char *message_with_headers(unsigned extra, const char *line, struct buf *b)
@@ -750,6 +825,8 @@ int main(void)
 		cmocka_unit_test(test_lookup_compact),
 		cmocka_unit_test(test_lookup_near_misses),
 		cmocka_unit_test(test_decode_table),
+		cmocka_unit_test(test_call_id_bytes),
+		cmocka_unit_test(test_lex_span),
 		cmocka_unit_test(test_limit_header_count),
 		cmocka_unit_test(test_limit_message_size),
 		cmocka_unit_test(test_limit_list),
