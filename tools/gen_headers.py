@@ -16,9 +16,10 @@ def ident(name):
 
 # Every name is compared in whole machine words: each loaded word is ORed
 # with 0x20 in every byte (lowercasing letters) and compared with the
-# lowercased name. This is exact because the parser passes only token
-# characters here, and no token character other than a letter changes under
-# "| 0x20" into a character that occurs in a known name (letters and '-').
+# lowercased name. This is exact because the parser passes only bytes of
+# 0x21-0x7F here (token characters, or on its fast path any of those), and
+# no such byte other than a letter changes under "| 0x20" into a character
+# that occurs in a known name (letters and '-': only 0x0D would become '-').
 LOADS = r"""#include <stdint.h>
 #include <string.h>
 

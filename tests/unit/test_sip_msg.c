@@ -298,6 +298,70 @@ static void test_lex_span(void **state)
 	}
 }
 
+/* Header names on both paths of the name decoder: a known or unknown
+ * name the first sixteen bytes hold with its colon (fast), and longer
+ * names, white space before the colon, control and 8-bit bytes (the byte
+ * loop). Each either decodes with the right id or fails naming it. */
+static void test_header_names(void **state)
+{
+	static const struct {
+		const char *line; /* one header line, CRLF added */
+		int id;           /* found with this id; -1: the line fails */
+		const char *reason;
+	} rows[] = {
+		{ "Subject: a value long enough", SIP_HDR_SUBJECT, NULL },
+		{ "sUBJECT: a value long enough", SIP_HDR_SUBJECT, NULL },
+		{ "s: a value long enough", SIP_HDR_SUBJECT, NULL },
+		{ "Subject : a value long enough", SIP_HDR_SUBJECT, NULL },
+		{ "Subject\t: a value long enough", SIP_HDR_SUBJECT, NULL },
+		{ "Accept-Language: en", SIP_HDR_ACCEPT_LANGUAGE, NULL },   /* colon at 15 */
+		{ "WWW-Authenticate: Digest realm=\"a\"", SIP_HDR_WWW_AUTHENTICATE, NULL }, /* 16 */
+		{ "Subject:x", SIP_HDR_SUBJECT, NULL },                      /* under 16 bytes */
+		{ "X-Unknown: a value long enough", SIP_HDR_OTHER, NULL },
+		{ "X-A-Much-Longer-Unknown-Name: v", SIP_HDR_OTHER, NULL },
+		{ "X~!%*_+`'.-: a value long enough", SIP_HDR_OTHER, NULL },  /* every token mark */
+		{ "Subject@: a value long enough", -1, "Bad header name" },
+		{ "Sub[ect: a value long enough", -1, "Bad header name" },
+		{ "Sub\x7f" "ect: a value long enough", -1, "Bad header name" },
+		{ "Sub\x01" "ect: a value long enough", -1, "Bad header name" },
+		{ "Sub\xc3\xa9" "ect: a value long enough", -1, "Bad header name" },
+		{ "Sub ject: a value long enough", -1, "Bad header name" },
+		{ "@Subject: a value long enough", -1, "Bad header line" },
+		{ ": a value long enough, no name", -1, "Bad header line" },
+		{ "Subject a value long enough", -1, "Bad header line" },
+		{ "Sub\x0d" "ect: a value long enough", -1, "Bad header name" }, /* 0x0D | 0x20 is '-' */
+		{ "Call\x0did: a value long enough", -1, "Bad header name" },
+	};
+	struct guard g;
+	(void)state;
+
+	guard_init(&g, 1024);
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		char text[600];
+		int n = snprintf(text, sizeof(text), REQ_HEAD BASE_HDRS "%s\r\n\r\n", rows[r].line);
+		assert_true(n > 0 && (size_t)n < sizeof(text));
+		const char *p = guard_place(&g, text, (size_t)n);
+		struct sip_error err = { 0, NULL };
+		struct sip_msg m;
+		size_t used;
+		int rc = sip_msg_decode(&m, p, (size_t)n, SIP_FRAMING_DGRAM, &used, &err);
+		if (rows[r].id < 0) {
+			if (rc != EBADMSG || strcmp(err.reason, rows[r].reason) != 0)
+				fail_msg("row %zu: rc %d, %s", r, rc, err.reason ? err.reason : "");
+		} else {
+			if (rc != 0)
+				fail_msg("row %zu: rc %d, %s", r, rc, err.reason ? err.reason : "");
+			const struct sip_hdr *h = &m.hdrs[m.hdr_count - 1];
+			if (h->id != rows[r].id)
+				fail_msg("row %zu: id %d, want %d", r, h->id, rows[r].id);
+			if (rows[r].id != SIP_HDR_OTHER)
+				assert_ptr_equal(sip_msg_hdr_find(&m, (enum sip_hdr_id)rows[r].id), h);
+		}
+		sip_msg_fini(&m);
+	}
+	guard_fini(&g);
+}
+
 /* ---- limits --------------------------------------------------------- */
 
 static char *message_with_headers(unsigned extra, const char *line, struct buf *b)
@@ -440,21 +504,25 @@ static int list_next_ref(struct view *rest, struct view *elem)
 	return 0;
 }
 
-/* Random lists over the characters that matter, every length to 48 (so a
- * separator falls at each place of an eight-byte word): the same elements,
- * the same errors, as the byte loop. */
+/* Random lists over the characters that matter, every length to 80 (so a
+ * separator falls at each place of an eight- and a sixteen-byte step): the
+ * same elements, the same errors, as the byte loop. Two alphabets: one
+ * dense with separators, one where runs of plain bytes are long. */
 static void test_list_split_words(void **state)
 {
-	static const char alphabet[] = "aaaaaaaa,\"<> \\\x80\xff;=";
+	static const char dense[] = "aaaaaaaa,\"<> \\\x80\xff;=";
+	static const char sparse[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x80;=,\"<>";
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
-	char text[48];
+	char text[80];
 	(void)state;
 
-	for (int round = 0; round < 20000; round++) {
-		size_t len = (size_t)round % (sizeof(text) + 1);
+	for (int round = 0; round < 40000; round++) {
+		const char *alphabet = round % 2 ? sparse : dense;
+		size_t alen = round % 2 ? sizeof(sparse) - 1 : sizeof(dense) - 1;
+		size_t len = (size_t)(round / 2) % (sizeof(text) + 1);
 		for (size_t i = 0; i < len; i++) {
 			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-			text[i] = alphabet[(seed >> 33) % (sizeof(alphabet) - 1)];
+			text[i] = alphabet[(seed >> 33) % alen];
 		}
 		struct view a = view_make(text, len), b = a, ea, eb;
 		for (int n = 0; n < 50; n++) {
@@ -827,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_decode_table),
 		cmocka_unit_test(test_call_id_bytes),
 		cmocka_unit_test(test_lex_span),
+		cmocka_unit_test(test_header_names),
 		cmocka_unit_test(test_limit_header_count),
 		cmocka_unit_test(test_limit_message_size),
 		cmocka_unit_test(test_limit_list),
