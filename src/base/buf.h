@@ -30,7 +30,8 @@ struct buf {
 };
 
 /* Smallest allocation. The first allocation is the size asked for (at
- * least this); later growth doubles the capacity. */
+ * least this, and rounded up to its block where mem.h has one: see
+ * buf.c); later growth doubles the capacity. */
 #define BUF_MIN_CAP 64
 
 void buf_init(struct buf *b);

@@ -233,12 +233,15 @@ int sip_msg_decode(struct sip_msg *msg, const char *buf, size_t len,
 		   enum sip_framing framing, size_t *consumed, struct sip_error *err);
 
 /*
- * The same with the header lines in the caller's storage of cap entries,
- * which must hold sip_msg_line_bound(buf, len) of them (so a message kept
- * for long carries only the lines it has, not SIP_MAX_HEADERS). The
- * storage must outlive the message; sip_msg_fini does not free it.
- * sip_msg_decode allocates that much itself, freed by sip_msg_fini: call
- * sip_msg_fini before decoding into the same struct again.
+ * The same with the header lines in the caller's storage of cap entries
+ * (so a message kept for long carries only the room it has, not
+ * SIP_MAX_HEADERS). sip_msg_line_bound(buf, len) entries are always
+ * enough; with fewer, a message with more lines fails with EMSGSIZE and
+ * hdr_count == cap, and the caller may decode it again with more room
+ * (the transport does, with sip_msg_decode). The storage must outlive the
+ * message; sip_msg_fini does not free it. sip_msg_decode allocates the
+ * bound itself, freed by sip_msg_fini: call sip_msg_fini before decoding
+ * into the same struct again.
  */
 int sip_msg_decode_in(struct sip_msg *msg, struct sip_hdr *storage, size_t cap, const char *buf,
 		      size_t len, enum sip_framing framing, size_t *consumed,
