@@ -223,6 +223,18 @@ static void test_decode_table(void **state)
 	guard_fini(&g);
 }
 
+/* Decode the n bytes snprintf printed into text (of size bytes) as a
+ * datagram placed at the end of a guarded page. */
+static int decode_printed(struct guard *g, const char *text, size_t size, int n,
+			  struct sip_msg *m, struct sip_error *err)
+{
+	size_t used;
+
+	assert_true(n > 0 && (size_t)n < size);
+	return sip_msg_decode(m, guard_place(g, text, (size_t)n), (size_t)n, SIP_FRAMING_DGRAM,
+			      &used, err);
+}
+
 /* The Call-ID check (printable ASCII only, eight bytes at a time): one
  * byte changed at every position of a 21-byte Call-ID, to the values on
  * both sides of each edge of 0x21-0x7E (one bad byte in a word of good
@@ -250,12 +262,9 @@ static void test_call_id_bytes(void **state)
 						  "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
 						  "Call-ID: %s\r\nCSeq: 1 REGISTER\r\n\r\n",
 					 id);
-			assert_true(n > 0 && (size_t)n < sizeof(text));
-			const char *p = guard_place(&g, text, (size_t)n);
 			struct sip_error err = { 0, NULL };
 			struct sip_msg m;
-			size_t used;
-			int rc = sip_msg_decode(&m, p, (size_t)n, SIP_FRAMING_DGRAM, &used, &err);
+			int rc = decode_printed(&g, text, sizeof(text), n, &m, &err);
 			/* a space at either end is white space around the value */
 			bool ok = bytes[b].ok || (bytes[b].c == ' ' && (pos == 0 || pos == 20));
 			if ((rc == 0) != ok)
@@ -339,12 +348,9 @@ static void test_header_names(void **state)
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
 		char text[600];
 		int n = snprintf(text, sizeof(text), REQ_HEAD BASE_HDRS "%s\r\n\r\n", rows[r].line);
-		assert_true(n > 0 && (size_t)n < sizeof(text));
-		const char *p = guard_place(&g, text, (size_t)n);
 		struct sip_error err = { 0, NULL };
 		struct sip_msg m;
-		size_t used;
-		int rc = sip_msg_decode(&m, p, (size_t)n, SIP_FRAMING_DGRAM, &used, &err);
+		int rc = decode_printed(&g, text, sizeof(text), n, &m, &err);
 		if (rows[r].id < 0) {
 			if (rc != EBADMSG || strcmp(err.reason, rows[r].reason) != 0)
 				fail_msg("row %zu: rc %d, %s", r, rc, err.reason ? err.reason : "");
