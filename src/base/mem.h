@@ -14,9 +14,9 @@
  * transaction's 32 seconds went there too: thousands are freed before the
  * next of their size is made, far more than 7. mem_block_get hands out
  * blocks from a list kept by each thread: of 384 to 1024 bytes in steps of
- * 128 (transactions, proxy contexts), and of 2, 4 or 8 KB (packets);
- * mem_block_put gives one back to the calling thread's list, up to
- * MEM_CACHE_DEPTH per size, and frees the rest. A block is ordinary
+ * 128 (transactions, proxy contexts, the messages a buf holds), and of 2,
+ * 4 or 8 KB (packets); mem_block_put gives one back to the calling
+ * thread's list, up to MEM_CACHE_DEPTH per size, and frees the rest. A block is ordinary
  * malloc memory, so the thread that frees it need not be the one that
  * allocated it. A thread's lists are freed when the thread ends. Under
  * AddressSanitizer a cached block is poisoned, so a use after its release
