@@ -155,28 +155,21 @@ static const char *proto_upper(enum tp_proto p)
 	return tp_proto_name(p);
 }
 
-/* The loop hash of a request as received (§16.6 step 8): SipHash over the
- * fields, each followed by a separator byte, in a stack buffer. */
+/* The loop hash of a request as received (§16.6 step 8): each field is
+ * hashed on its own, whatever its length, and the hashes with the CSeq
+ * number are hashed again (no buffer to bound: no field is cut short). */
 static void loop_hash(const struct core *core, const struct sip_msg *m, char out[PROXY_LOOP_HEX + 1])
 {
 	static const char digits[] = "0123456789abcdef";
-	struct view parts[] = { m->ruri_raw, m->from.tag, m->to.tag, m->call_id };
-	char text[2048];
-	size_t len = 0;
+	const struct view parts[] = { m->ruri_raw, m->from.tag, m->to.tag, m->call_id };
+	uint64_t fields[sizeof(parts) / sizeof(parts[0]) + 1];
 	uint64_t h;
 
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t n = parts[i].p ? parts[i].len : 0;
-		if (n > sizeof(text) - len - 16)
-			n = sizeof(text) - len - 16; /* a very long field: its start */
-		if (n)
-			memcpy(text + len, parts[i].p, n);
-		len += n;
-		text[len++] = '|';
-	}
-	memcpy(text + len, &m->cseq.number, sizeof(m->cseq.number));
-	len += sizeof(m->cseq.number);
-	h = siphash24(&core->tag_key, text, len);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		fields[i] = siphash24(&core->tag_key, parts[i].p ? parts[i].p : "",
+				      parts[i].p ? parts[i].len : 0);
+	fields[sizeof(parts) / sizeof(parts[0])] = m->cseq.number;
+	h = siphash24(&core->tag_key, fields, sizeof(fields));
 	for (int i = PROXY_LOOP_HEX - 1; i >= 0; i--) {
 		out[i] = digits[h & 15];
 		h >>= 4;
