@@ -198,6 +198,8 @@ int core_alloc(struct core **out, const struct core_config *cfg, struct loop *lo
 	memcpy(acfg.algorithms, core->cfg.algorithms, sizeof(acfg.algorithms));
 	rc = random_bytes(&core->tag_key, sizeof(core->tag_key));
 	if (rc == 0)
+		rc = digest_nonce_key_init(&core->dialog_key);
+	if (rc == 0)
 		rc = users_alloc(&core->users);
 	if (rc == 0)
 		rc = location_alloc(&core->loc, loop_timers(loop), store);
@@ -277,7 +279,13 @@ void core_free(struct core *core)
 		auth_free(core->auth);
 		users_free(core->users);
 	}
+	explicit_bzero(&core->dialog_key, sizeof(core->dialog_key));
 	free(core);
+}
+
+const struct digest_nonce_key *core_dialog_key(const struct core *core)
+{
+	return &(core->first ? core->first : core)->dialog_key;
 }
 
 size_t core_user_count(const struct core *core)

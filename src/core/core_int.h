@@ -41,6 +41,9 @@ struct core {
 		uint8_t ip[16];
 	} domain[CORE_MAX_DOMAINS];
 	struct siphash_key tag_key; /* random: To tags cannot be guessed */
+	/* random at start, the first core's for every worker (core_dialog_key):
+	 * signs the dialogs sipd Record-Routes (proxy.c); secret */
+	struct digest_nonce_key dialog_key;
 	uint64_t tag_counter;
 
 	struct loop *loop;
@@ -83,6 +86,9 @@ bool core_aor_key(char *out, size_t size, struct view user, const char *domain);
 bool core_uri_is_self(const struct core *core, const struct sip_uri *uri);
 /* addr (IP and port) is one sipd listens on. */
 bool core_addr_is_self(const struct core *core, const struct tp_addr *addr);
+/* The key of the dialog tokens in sipd's Record-Route URIs: one for every
+ * worker, so that any worker accepts what another signed. */
+const struct digest_nonce_key *core_dialog_key(const struct core *core);
 /* Send through the transport. */
 int core_send(struct core *core, const struct tp_dest *dest, const struct iovec *iov, size_t n);
 struct txn_layer *core_txn_layer(struct core *core);

@@ -382,6 +382,36 @@ static bool hmac_sha256(const struct digest_nonce_key *key, const uint8_t *data,
 	return ok;
 }
 
+bool digest_token(const struct digest_nonce_key *key, const struct view *parts, size_t count,
+		  char out[DIGEST_TOKEN_HEX_LEN + 1])
+{
+	uint8_t inner[SHA256_DIGEST_LENGTH], full[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
+	bool ok;
+
+	_Static_assert(DIGEST_TOKEN_MAC_LEN <= SHA256_DIGEST_LENGTH, "token is a prefix");
+	memcpy(&c, key->inner, sizeof(c));
+	ok = true;
+	for (size_t i = 0; ok && i < count; i++) {
+		size_t len = parts[i].p ? parts[i].len : 0;
+		uint8_t be[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+				  (uint8_t)len };
+		ok = SHA256_Update(&c, be, sizeof(be)) == 1 &&
+		     (len == 0 || SHA256_Update(&c, parts[i].p, len) == 1);
+	}
+	ok = ok && SHA256_Final(inner, &c) == 1;
+	memcpy(&c, key->outer, sizeof(c));
+	ok = ok && SHA256_Update(&c, inner, sizeof(inner)) == 1 && SHA256_Final(full, &c) == 1;
+	if (ok)
+		to_hex(full, DIGEST_TOKEN_MAC_LEN, out);
+	else
+		out[0] = '\0';
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(full, sizeof(full));
+	OPENSSL_cleanse(&c, sizeof(c));
+	return ok;
+}
+
 /* mac = first DIGEST_NONCE_MAC_LEN bytes of HMAC-SHA256(key, head || realm);
  * false when libcrypto fails. */
 static bool nonce_mac(const struct digest_nonce_key *key, const uint8_t *head, size_t head_len,

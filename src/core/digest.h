@@ -84,6 +84,17 @@ struct digest_nonce_key {
 int digest_nonce_key_init(struct digest_nonce_key *key);
 /* The key of these bytes (tests). Returns 0 or ENOMEM (libcrypto failed). */
 int digest_nonce_key_set(struct digest_nonce_key *key, const uint8_t bytes[DIGEST_KEY_LEN]);
+/*
+ * A dialog token (proxy.c puts it in its Record-Route URI): the first
+ * DIGEST_TOKEN_MAC_LEN bytes of HMAC-SHA256(key, parts), in lower-case hex
+ * and a NUL. Each part is preceded by its length (4 bytes, big-endian), so
+ * no two lists of parts hash the same input. Returns false when libcrypto
+ * fails (out is then "").
+ */
+#define DIGEST_TOKEN_MAC_LEN 12
+#define DIGEST_TOKEN_HEX_LEN (2 * DIGEST_TOKEN_MAC_LEN)
+bool digest_token(const struct digest_nonce_key *key, const struct view *parts, size_t count,
+		  char out[DIGEST_TOKEN_HEX_LEN + 1]);
 /* A fresh nonce (random salt) for realm: 0, or the errno of getrandom. */
 int digest_nonce_make(const struct digest_nonce_key *key, uint64_t issued_s, struct view realm,
 		      char out[DIGEST_NONCE_MAX]);

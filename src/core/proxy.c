@@ -12,11 +12,15 @@
  *      when sipd Record-Routed twice); a strict-routing peer's request (the
  *      Request-URI names sipd, Routes follow) gets its last Route as the
  *      Request-URI.
- *   3. Out of dialog (no To tag, no Route left): caller policy. From a
- *      served domain: digest with 407 (realm = the From domain), and the
- *      authenticated user must be the From user (403). From elsewhere: only
- *      to our users, and only when proxy.foreign_callers (else 403, no open
- *      relay).
+ *   3. Who may send it. A request in a dialog sipd Record-Routed (a To
+ *      tag, and a Route of sipd's, or a strict router's Request-URI, that
+ *      carries the dialog's token) is relayed as its route says. Every
+ *      other request gets the out-of-dialog policy, To tag or not: from a
+ *      served domain, digest with 407 (realm = the From domain), and the
+ *      authenticated user must be the From user (403); from elsewhere,
+ *      only to our users, and only when proxy.foreign_callers (else 403);
+ *      a Route sipd did not record is taken from nobody (403). sipd is no
+ *      open relay, and a forged To tag or Route impersonates nobody.
  *   4. Targets: the next Route; else a local AOR (404 no such user, 480 no
  *      binding, 302 in redirect mode); else an IP-literal Request-URI (a
  *      phone on some host, DESIGN.md §4); else 501 (no DNS routing yet).
@@ -37,6 +41,15 @@
  * CANCEL from the caller: 200, CANCEL on every pending branch (a branch
  * with no provisional response yet gets it when one arrives, §9.1), and
  * 487 to the INVITE once every branch is done.
+ *
+ * The dialog token is the head of HMAC-SHA256 over the Call-ID and the
+ * caller's From tag, under a key drawn at start (core_dialog_key), in a
+ * "dlg" parameter of each Record-Route URI sipd inserts. The caller's
+ * requests carry that tag as From tag, the callee's as To tag, so both
+ * directions check against the same token, and it does not depend on the
+ * callee's tag or on target refreshes. A restart draws a new key: the
+ * dialogs of before are then challenged like new requests (their ACKs for
+ * 2xx are dropped).
  *
  * The loop hash (§16.6 step 8) covers the Request-URI, From tag, To tag,
  * Call-ID and CSeq number of the request as received: a request that comes
@@ -70,6 +83,7 @@
 /* The branch's last hex digit is the worker loop that sent it. */
 #define PROXY_WORKER_BITS 4
 #define PROXY_LOOP_HEX 16
+#define PROXY_DIALOG_PARAM "dlg" /* the dialog token's Record-Route URI parameter */
 
 enum branch_state {
 	BR_WAITING,   /* not started (a later q group) */
@@ -108,6 +122,7 @@ struct proxy_ctx {
 	unsigned remove_routes; /* Route values of ours to drop */
 	bool strict_route;      /* the Request-URI is the last Route */
 	char loop_hash[PROXY_LOOP_HEX + 1];
+	char dialog_token[DIGEST_TOKEN_HEX_LEN + 1]; /* for the Record-Route, when record_route */
 	struct branch *br;      /* cap of them, allocated with the context */
 	unsigned cap;
 	unsigned count;
@@ -175,6 +190,48 @@ static void loop_hash(const struct core *core, const struct sip_msg *m, char out
 		h >>= 4;
 	}
 	out[PROXY_LOOP_HEX] = '\0';
+}
+
+/* The token of the dialog whose caller sent Call-ID call_id with From tag
+ * tag. false when libcrypto fails. */
+static bool dialog_token(const struct core *core, struct view call_id, struct view tag,
+			 char out[DIGEST_TOKEN_HEX_LEN + 1])
+{
+	const struct view parts[] = { VIEW_LIT("sipd dialog 1"), call_id, tag };
+
+	return digest_token(core_dialog_key(core), parts, sizeof(parts) / sizeof(parts[0]), out);
+}
+
+/* Is m (with a To tag) in a dialog sipd Record-Routed: does one of its
+ * own Routes, or the strict router's Request-URI strict_uri (may be NULL),
+ * carry the token of its Call-ID with its From tag (the caller sends) or
+ * its To tag (the callee sends)? Compared in constant time. */
+static bool dialog_signed(const struct core *core, const struct sip_msg *m,
+			  const struct sip_addr *routes, size_t own, const struct sip_uri *strict_uri)
+{
+	char expect[2][DIGEST_TOKEN_HEX_LEN + 1];
+	bool computed = false;
+
+	if (view_is_null(m->to.tag))
+		return false;
+	for (size_t i = 0; i <= own; i++) {
+		const struct sip_uri *uri = i < own ? &routes[i].uri : strict_uri;
+		struct view got;
+		if (!uri || !sip_uri_param(uri, PROXY_DIALOG_PARAM, &got) ||
+		    got.len != DIGEST_TOKEN_HEX_LEN)
+			continue;
+		if (!computed) {
+			if (!dialog_token(core, m->call_id, m->from.tag, expect[0]) ||
+			    !dialog_token(core, m->call_id, m->to.tag, expect[1]))
+				return false;
+			computed = true;
+		}
+		bool from_caller = digest_hex_equal(got, view_make(expect[0], DIGEST_TOKEN_HEX_LEN));
+		bool from_callee = digest_hex_equal(got, view_make(expect[1], DIGEST_TOKEN_HEX_LEN));
+		if (from_caller || from_callee)
+			return true;
+	}
+	return false;
 }
 
 /* A Via that sipd wrote: its sent-by is an own address and port. */
@@ -713,14 +770,18 @@ static void via_begin(struct text *t, char *out, size_t size, enum tp_proto prot
 	text_cstr(t, ";branch=");
 }
 
-static int rr_value(enum tp_proto proto, const char *hostport, char *out, size_t size)
+static int rr_value(enum tp_proto proto, const char *hostport, const char *token, char *out,
+		    size_t size)
 {
 	struct text t;
 
 	text_init(&t, out, size);
 	text_cstr(&t, "<sip:");
 	text_cstr(&t, hostport);
-	text_cstr(&t, proto == TP_TCP ? ";transport=tcp;lr>" : ";lr>");
+	text_cstr(&t, proto == TP_TCP ? ";transport=tcp;lr;" PROXY_DIALOG_PARAM "="
+				      : ";lr;" PROXY_DIALOG_PARAM "=");
+	text_cstr(&t, token);
+	text_cstr(&t, ">");
 	return text_status(&t);
 }
 
@@ -757,7 +818,7 @@ static int branch_start(struct branch *b)
 	if (rc == 0 && ctx->record_route) {
 		/* the side facing the callee on top, then the caller's side when
 		 * the legs differ (RFC 5658) */
-		rc = rr_value(b->dest.proto, hostport, rr, sizeof(rr));
+		rc = rr_value(b->dest.proto, hostport, ctx->dialog_token, rr, sizeof(rr));
 		if (rc == 0)
 			rc = sip_edit_insert_record_route(&e, view_from_cstr(rr));
 		if (rc == 0 && (ctx->req->proto != b->dest.proto)) {
@@ -766,7 +827,8 @@ static int branch_start(struct branch *b)
 			rc = local_side(core, ctx->req->proto, &ctx->req->src, in_hostport,
 					sizeof(in_hostport), &l);
 			if (rc == 0)
-				rc = rr_value(ctx->req->proto, in_hostport, rr, sizeof(rr));
+				rc = rr_value(ctx->req->proto, in_hostport, ctx->dialog_token, rr,
+					      sizeof(rr));
 			if (rc == 0)
 				rc = sip_edit_insert_record_route(&e, view_from_cstr(rr));
 		}
@@ -1027,6 +1089,33 @@ static bool caller_ok(struct core *core, struct txn *st, struct tp_packet *pkt,
 	return true;
 }
 
+/* A request that is not in a dialog sipd signed: the out-of-dialog
+ * policy (step 3 of the banner). foreign_route: a Route sipd did not
+ * record; not_local: the target is not one of our users. true: go on;
+ * false: answered. */
+static bool caller_allowed(struct core *core, struct txn *st, struct tp_packet *pkt,
+			   bool foreign_route, bool not_local)
+{
+	const char *fdomain;
+
+	if (foreign_route) {
+		reply(core, st, 403, "Preloaded Route Denied");
+		return false;
+	}
+	fdomain = core_uri_domain(core, &pkt->msg.from.uri);
+	if (fdomain)
+		return caller_ok(core, st, pkt, fdomain);
+	if (not_local) {
+		reply(core, st, 403, "Relaying Denied");
+		return false;
+	}
+	if (!core->cfg.foreign_callers) {
+		reply(core, st, 403, "Calls From Other Domains Refused");
+		return false;
+	}
+	return true;
+}
+
 void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 {
 	struct core *core = p->core;
@@ -1071,32 +1160,13 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 	}
 	bool local_target = rdomain && !view_is_null(ruser) && ruser.len > 0;
 
-	/* 3: who may send this. A route sipd did not record is not taken
-	 * from anyone (no relaying through sipd): an initial request with a
-	 * preloaded foreign Route, and an in-dialog request that is neither on
-	 * sipd's route nor for a local user, are refused. */
+	/* 3: who may send this */
 	bool via_us = own_routes > 0 || strict;
-	if (!in_dialog && have_route && !via_us) {
-		reply(core, st, 403, "Preloaded Route Denied");
+	bool signed_dialog = via_us && dialog_signed(core, m, routes, own_routes,
+						     strict ? &m->ruri : NULL);
+	if (!signed_dialog &&
+	    !caller_allowed(core, st, pkt, have_route && !via_us, have_route || !local_target))
 		return;
-	}
-	if (in_dialog && !via_us && !local_target) {
-		reply(core, st, 403, "Not Routed Through This Proxy");
-		return;
-	}
-	if (!in_dialog) {
-		const char *fdomain = core_uri_domain(core, &m->from.uri);
-		if (fdomain) {
-			if (!caller_ok(core, st, pkt, fdomain))
-				return;
-		} else if (have_route || !local_target) {
-			reply(core, st, 403, "Relaying Denied");
-			return;
-		} else if (!core->cfg.foreign_callers) {
-			reply(core, st, 403, "Calls From Other Domains Refused");
-			return;
-		}
-	}
 
 	/* 4: targets */
 	struct proxy_ctx *ctx;
@@ -1177,6 +1247,8 @@ void proxy_request(struct proxy *p, struct txn *st, struct tp_packet *pkt)
 			    (m->method_id == SIP_METHOD_INVITE || m->method_id == SIP_METHOD_SUBSCRIBE ||
 			     m->method_id == SIP_METHOD_REFER);
 	memcpy(ctx->loop_hash, hash, sizeof(hash));
+	if (ctx->record_route && !dialog_token(core, m->call_id, m->from.tag, ctx->dialog_token))
+		goto oom_ctx;
 	start_next_group(ctx);
 	if (ctx->running == 0) {
 		send_best(ctx);
@@ -1237,7 +1309,7 @@ void proxy_ack(struct proxy *p, struct tp_packet *pkt)
 		return;
 	while (own < route_count && route_is_self(core, &routes[own]))
 		own++;
-	if (own == 0)
+	if (own == 0 || !dialog_signed(core, m, routes, own, NULL))
 		return; /* not on a route sipd recorded: not relayed */
 	next = own < route_count ? &routes[own].uri : &m->ruri;
 	if (own == route_count && core_uri_domain(core, next))

@@ -643,6 +643,36 @@ static void test_random_text(void **state)
 	assert_int_equal(distinct, 62);
 }
 
+/* Dialog tokens: HMAC-SHA256 over length-prefixed parts, its first 12
+ * bytes in hex (vectors from Python's hmac module with the key 0..31).
+ * Moving a byte from one part to the next changes the token. */
+static void test_dialog_token(void **state)
+{
+	static const struct {
+		struct view parts[3];
+		const char *want;
+	} rows[] = {
+		{ { VIEW_LIT("a"), VIEW_LIT(""), VIEW_LIT("bc") }, "d78abc1313fc4fadacc4a44a" },
+		{ { VIEW_LIT("ab"), VIEW_LIT(""), VIEW_LIT("c") }, "64d220681a669f90b6b937a0" },
+	};
+	uint8_t bytes[DIGEST_KEY_LEN];
+	struct digest_nonce_key key;
+	char out[DIGEST_TOKEN_HEX_LEN + 1];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)i;
+	assert_int_equal(digest_nonce_key_set(&key, bytes), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_true(digest_token(&key, rows[i].parts, 3, out));
+		assert_string_equal(out, rows[i].want);
+	}
+	/* a NULL view is an empty part */
+	const struct view with_null[] = { VIEW_LIT("a"), VIEW_NULL, VIEW_LIT("bc") };
+	assert_true(digest_token(&key, with_null, 3, out));
+	assert_string_equal(out, rows[0].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_tamper),
 		cmocka_unit_test(test_nonce_key_init),
 		cmocka_unit_test(test_random_text),
+		cmocka_unit_test(test_dialog_token),
 	};
 	if (digest_nonce_key_set(&test_key, test_key_bytes) != 0)
 		return 1;
