@@ -39,6 +39,9 @@ void buf_init(struct buf *b);
 void buf_fini(struct buf *b);
 /* Empties the buffer but keeps its storage. */
 void buf_reset(struct buf *b);
+/* Drops the bytes from len on (a len at or past b->len changes nothing),
+ * keeping the terminating NUL: use it, never a bare b->len store. */
+void buf_truncate(struct buf *b, size_t len);
 /*
  * Makes room for at least extra more bytes after len (plus the NUL).
  * EMSGSIZE if the size would overflow size_t, ENOMEM.

@@ -458,9 +458,6 @@ int auth_challenge(struct auth *auth, bool proxy, struct view realm, bool stale,
 	return 0;
 out:
 	/* Leave the buffer as it was: drop a first line already written. */
-	if (out->data != NULL) {
-		out->len = orig_len;
-		out->data[orig_len] = '\0';
-	}
+	buf_truncate(out, orig_len);
 	return err;
 }

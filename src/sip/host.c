@@ -31,12 +31,16 @@ static struct view view_sub(struct view v, size_t from, size_t to)
  */
 bool sip_ipv4_parse(struct view v, uint8_t *out)
 {
-	const unsigned char *p = (const unsigned char *)v.p, *end = p + v.len;
+	const unsigned char *p, *end;
 	uint8_t bytes[URI_IPV4_BYTES];
 
-	/* "0.0.0.0" to "255.255.255.255": a cheap no for most host names */
+	/* "0.0.0.0" to "255.255.255.255": a cheap no for most host names;
+	 * before any pointer arithmetic, which a NULL view (a URI without a
+	 * host) must not get */
 	if (v.len < 7 || v.len > 15)
 		return false;
+	p = (const unsigned char *)v.p;
+	end = p + v.len;
 	for (size_t octet = 0; octet < URI_IPV4_BYTES; octet++) {
 		if (octet > 0) {
 			if (p == end || *p != '.')
@@ -190,7 +194,9 @@ bool sip_hostname_valid(struct view v)
 			return false;
 		}
 	}
-	if (v.p[label] == '-' || v.p[v.len - 1] == '-')
+	/* a last label that is empty ("a.." cut to "a."): nothing to read at
+	 * v.p[label], which is past the view */
+	if (label == v.len || v.p[label] == '-' || v.p[v.len - 1] == '-')
 		return false;
 	return ct_is((unsigned char)v.p[label], CT_ALPHA);
 }

@@ -25,8 +25,10 @@ int sip_value_print_unfolded(struct view v, struct buf *out)
 		if (i >= v.len)
 			break;
 		/* a fold: CRLF (or LF) then SP/HT; drop the white space around it */
-		while (out->len > 0 && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
-			out->len--;
+		size_t kept = out->len;
+		while (kept > 0 && (out->data[kept - 1] == ' ' || out->data[kept - 1] == '\t'))
+			kept--;
+		buf_truncate(out, kept);
 		while (i < v.len && (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == ' ' || v.p[i] == '\t'))
 			i++;
 		rc = buf_append(out, " ", 1);

@@ -52,12 +52,16 @@ static bool has_rport_value(struct view params)
 }
 
 /* Whether the loop of top_via_print would write the via-parm as it is:
- * no fold anywhere, no white space in or just before the parameters. */
+ * no fold anywhere, no white space in or just before the parameters. A
+ * CR counts as white space too: the decoder lets a bare one (no LF) stay
+ * in a value and the parameter lexer skips it as LWS, so with one after a
+ * ';' the byte before a parameter's name would not be that ';'. */
 static bool via_is_plain(const struct sip_via *via)
 {
 	struct view pr = via->params;
 
-	if (via->raw.len == 0 || memchr(via->raw.p, '\n', via->raw.len))
+	if (via->raw.len == 0 || memchr(via->raw.p, '\n', via->raw.len) ||
+	    memchr(via->raw.p, '\r', via->raw.len))
 		return false;
 	if (pr.len == 0)
 		return via->raw.p[via->raw.len - 1] != ' ' && via->raw.p[via->raw.len - 1] != '\t';
@@ -95,8 +99,12 @@ static int top_via_print(struct buf *out, const struct sip_via *via, struct view
 		rc = sip_value_print_unfolded(view_make(via->raw.p, (size_t)(via->params.p - via->raw.p)),
 					      out);
 	/* drop white space before the parameters (folds may leave some) */
-	while (rc == 0 && out->len > 0 && out->data[out->len - 1] == ' ')
-		out->len--;
+	if (rc == 0) {
+		size_t n = out->len;
+		while (n > 0 && out->data[n - 1] == ' ')
+			n--;
+		buf_truncate(out, n);
+	}
 	while (rc == 0 && sip_param_next(&rest, &p) == 0) {
 		if (drop_rport && p.value.p == NULL && view_eq_lit_nocase(p.name, "rport"))
 			continue;
@@ -216,7 +224,7 @@ int sip_response_print(struct buf *out, const struct sip_msg *req,
 	if (rc == 0 && spec->body.len > 0)
 		rc = buf_append_view(out, spec->body);
 	if (rc != 0)
-		out->len = start;
+		buf_truncate(out, start);
 	return rc;
 }
 
@@ -288,6 +296,6 @@ int sip_response_print_malformed(struct buf *out, const struct sip_msg *partial,
 	if (rc == 0)
 		rc = buf_append_cstr(out, "Content-Length: 0\r\n\r\n");
 	if (rc != 0)
-		out->len = start;
+		buf_truncate(out, start);
 	return rc;
 }

@@ -467,6 +467,31 @@ static void test_buf_printf_error(void **state)
 	buf_fini(&b);
 }
 
+/* buf_truncate keeps the terminating NUL (the invariant of buf.h) and
+ * never grows a buffer. */
+static void test_buf_truncate(void **state)
+{
+	struct buf b;
+	(void)state;
+
+	buf_init(&b);
+	buf_truncate(&b, 0); /* nothing allocated: nothing to do */
+	assert_null(b.data);
+	buf_truncate(&b, 5);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(buf_append_cstr(&b, "Via: a  "), 0);
+	buf_truncate(&b, 6);
+	assert_int_equal(b.len, 6);
+	assert_string_equal(b.data, "Via: a");
+	buf_truncate(&b, 100); /* past the end: unchanged */
+	assert_int_equal(b.len, 6);
+	assert_string_equal(b.data, "Via: a");
+	buf_truncate(&b, 0);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	buf_fini(&b);
+}
+
 /* ------------------------------------------------------------------- obj */
 
 struct counted {
@@ -1845,6 +1870,7 @@ int main(void)
 		cmocka_unit_test(test_buf_append),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_printf_error),
+		cmocka_unit_test(test_buf_truncate),
 		cmocka_unit_test(test_obj_refcount),
 		cmocka_unit_test(test_obj_alloc_edges),
 		cmocka_unit_test(test_obj_threads),

@@ -114,6 +114,13 @@ static void test_response_top_via(void **state)
 		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
 		{ "SIP / 2.0 / UDP h:5;branch = z9hG4bKa;rport", ";rport=7",
 		  "SIP / 2.0 / UDP h:5;branch=z9hG4bKa;rport=7" },
+		/* a bare CR (the decoder lets one through) after the ';': the
+		 * name of the rport is not right after its ';', so the copy that
+		 * cuts at the ';' must not be taken (it wrote ";;branch") */
+		{ "SIP/2.0/UDP h:5;\rrport;branch=z9hG4bKa", ";rport=7",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
+		{ "SIP/2.0/UDP h:5;branch=z9hG4bKa;\rrport", ";rport=7",
+		  "SIP/2.0/UDP h:5;branch=z9hG4bKa;rport=7" },
 	};
 	(void)state;
 

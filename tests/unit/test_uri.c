@@ -459,6 +459,37 @@ static void test_ipv4_parse(void **state)
 	assert_false(sip_ipv4_parse(view_make("1.2.3.4", 6), NULL));
 }
 
+/* Host names at the end of a guarded page: an empty last label ("a..")
+ * is refused without a byte past the name read. */
+static void test_hostname_table(void **state)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+	} rows[] = {
+		{ "a", true },	      { "a.", true },	  { "example.com", true },
+		{ "example.com.", true }, { "_sip._udp.example.com", true },
+		{ "a-b.c", true },    { "", false },	  { ".", false },
+		{ "..", false },      { "a..", false },	  { "ab..", false },
+		{ "a.b..", false },   { "a-..", false },  { "a.-", false },
+		{ "a.b-", false },    { "-a.b", false },  { "a..b", false },
+		{ "a.1", false },     { "1.2.3.4", false },
+	};
+	struct fence g;
+	(void)state;
+
+	fence_init(&g);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = strlen(rows[i].text);
+		char *p = g.base + 2 * g.page - n;
+		memcpy(p, rows[i].text, n);
+		bool ok = sip_hostname_valid(view_make(p, n));
+		if (ok != rows[i].ok)
+			fail_msg("\"%s\": %s", rows[i].text, ok ? "accepted" : "refused");
+	}
+	fence_fini(&g);
+}
+
 static void test_decode_prefixes(void **state)
 {
 	struct fence g;
@@ -775,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_decode_table),
 		cmocka_unit_test(test_decode_prefixes),
 		cmocka_unit_test(test_ipv4_parse),
+		cmocka_unit_test(test_hostname_table),
 		cmocka_unit_test(test_equal_table),
 		cmocka_unit_test(test_may_equal),
 		cmocka_unit_test(test_param_table),
