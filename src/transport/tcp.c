@@ -20,9 +20,12 @@
  * table, the loop and the per-IP count, closes the descriptor, and drops the
  * table's reference; the memory goes with the last packet.
  *
- * Framing: bytes are read into in[]; each complete message is copied once
- * into its own packet and decoded there (framing decodes it in place first:
- * streams are not the hot path, and a packet then never aliases in[]).
+ * Framing: bytes are read into in[]; tp_frame_next (frame.c, a pure
+ * function of the unconsumed bytes) says what is at the front: a ping, line
+ * ends to drop, a complete message, an error, or not enough yet. Each
+ * complete message is copied once into its own packet and decoded there
+ * (framing decoded it in place first: streams are not the hot path, and a
+ * packet then never aliases in[]).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -35,6 +38,7 @@
 
 #include "base/obj.h"
 #include "base/sys.h"
+#include "transport/frame.h"
 #include "transport/tp_int.h"
 
 #define TCP_BACKLOG 1024
@@ -232,33 +236,6 @@ static struct tp_conn *conn_add(struct transport *tp, int fd, const struct tp_ad
 
 static int conn_write_now(struct tp_conn *conn, const struct iovec *iov, size_t iov_count);
 
-/* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong; a lone CRLF (a pong,
- * or the tail of a ping split in two reads) is dropped. Returns the bytes
- * used, or 0 when the buffer does not start with a keep-alive; *wait is set
- * when a CR or CRLF may be the start of a ping still arriving. */
-static size_t keepalive(struct tp_conn *conn, bool *wait)
-{
-	const char *p = conn->in;
-	size_t n = conn->in_len;
-
-	*wait = false;
-	if (n >= 4 && memcmp(p, "\r\n\r\n", 4) == 0) {
-		struct iovec pong = { .iov_base = (void *)(uintptr_t)"\r\n", .iov_len = 2 };
-		conn->tp->stats.keepalive_pongs++;
-		(void)conn_write_now(conn, &pong, 1);
-		return 4;
-	}
-	if (p[0] != '\r')
-		return 0;
-	if (n < 4 && memcmp(p, "\r\n\r\n", n) == 0) {
-		*wait = true;
-		return 0;
-	}
-	if (n >= 2 && p[1] == '\n')
-		return 2;
-	return 0;
-}
-
 static void consume(struct tp_conn *conn, size_t n)
 {
 	memmove(conn->in, conn->in + n, conn->in_len - n);
@@ -273,77 +250,100 @@ static void reply_and_close(struct tp_conn *conn, struct tp_packet *pkt,
 	tp_conn_close(conn, err->reason);
 }
 
-/* Frame and hand up every complete message in in[]. */
-static void conn_process(struct tp_conn *conn)
+/* A packet of in[0, len), from this connection; NULL on ENOMEM. */
+static struct tp_packet *conn_packet(struct tp_conn *conn, size_t len)
+{
+	struct tp_packet *pkt = tp_packet_alloc(conn->in, len);
+
+	if (!pkt)
+		return NULL;
+	pkt->proto = conn->proto;
+	pkt->src = conn->peer;
+	pkt->listener = conn->listener;
+	pkt->conn = obj_ref(conn);
+	return pkt;
+}
+
+/* A complete message at the front of in[]: hand it up. */
+static void frame_message(struct tp_conn *conn, const struct tp_frame *f)
+{
+	struct sip_error err = { 400, "Bad Request" };
+	struct tp_packet *pkt = conn_packet(conn, f->used);
+	size_t used;
+
+	if (!pkt) {
+		tp_conn_close(conn, "out of memory");
+		return;
+	}
+	if (tp_packet_decode(pkt, SIP_FRAMING_STREAM, &used, &err) == 0) {
+		consume(conn, f->used);
+		timer_cancel(&conn->msg_timer);
+		tp_deliver(conn->tp, pkt);
+	} else {
+		reply_and_close(conn, pkt, &err); /* framing decoded it: not expected */
+	}
+	obj_unref(pkt);
+}
+
+/* Malformed or over the limit: a best-effort answer, then close. */
+static void frame_error(struct tp_conn *conn, const struct tp_frame *f)
+{
+	struct tp_packet *pkt = conn_packet(conn, conn->in_len);
+	size_t ignored;
+
+	if (!pkt) {
+		tp_conn_close(conn, "out of memory");
+		return;
+	}
+	/* decode what there is, for the answer's Via, From, To, Call-ID */
+	(void)tp_packet_decode(pkt, SIP_FRAMING_DGRAM, &ignored, &(struct sip_error){ 0, NULL });
+	if (f->error == EMSGSIZE)
+		conn->tp->stats.oversize++;
+	reply_and_close(conn, pkt, &f->err);
+	obj_unref(pkt);
+}
+
+/* Act on the first frame of in[]; false when nothing more can be framed
+ * now (incomplete, or the connection closed). */
+static bool frame_one(struct tp_conn *conn)
 {
 	struct transport *tp = conn->tp;
+	struct tp_frame f;
 
-	obj_ref(conn); /* the receive callback may close it */
-	while (!conn->closed && conn->in_len > 0) {
-		struct sip_error err = { 400, "Bad Request" };
-		struct sip_msg frame;
-		size_t used = 0;
-		bool wait;
-
-		size_t ka = keepalive(conn, &wait);
-		if (ka > 0) {
-			consume(conn, ka);
-			continue;
-		}
-		if (wait)
-			break;
-		int rc = sip_msg_decode(&frame, conn->in, conn->in_len, SIP_FRAMING_STREAM, &used, &err);
-		size_t skip = rc == 0 ? (size_t)(frame.buf - conn->in) : 0;
-		/* headers complete, body still coming: its announced size is known */
-		bool announced_over = rc == EAGAIN && frame.headers_end > 0 &&
-				      frame.has_content_length &&
-				      (size_t)frame.headers_end + frame.content_length >
-					      tp->cfg.max_message_size;
-		sip_msg_fini(&frame);
-		if (rc == EAGAIN) {
-			if (conn->in_len > tp->cfg.max_message_size || announced_over) {
-				err = (struct sip_error){ 413, "Message Too Large" };
-				rc = EMSGSIZE;
-			} else {
-				if (!timer_pending(&conn->msg_timer))
-					timer_start(loop_timers(tp->loop), &conn->msg_timer,
-						    tp->cfg.tcp_message_timeout_ms, msg_expired, conn);
-				break;
-			}
-		}
-		if (rc == 0 && used - skip > tp->cfg.max_message_size) {
-			err = (struct sip_error){ 413, "Message Too Large" };
-			rc = EMSGSIZE;
-		}
-		struct tp_packet *pkt = tp_packet_alloc(conn->in + skip, rc == 0 ? used - skip : conn->in_len);
-		if (!pkt) {
-			tp_conn_close(conn, "out of memory");
-			break;
-		}
-		pkt->proto = conn->proto;
-		pkt->src = conn->peer;
-		pkt->listener = conn->listener;
-		pkt->conn = obj_ref(conn);
-		if (rc == 0) {
-			size_t again;
-			rc = tp_packet_decode(pkt, SIP_FRAMING_STREAM, &again, &err);
-		} else {
-			/* decode what there is, for the best-effort answer */
-			size_t ignored;
-			(void)tp_packet_decode(pkt, SIP_FRAMING_DGRAM, &ignored,
-					       &(struct sip_error){ 0, NULL });
-		}
-		if (rc == 0) {
-			consume(conn, used);
-			timer_cancel(&conn->msg_timer);
-			tp_deliver(tp, pkt);
-		} else {
-			if (rc == EMSGSIZE)
-				tp->stats.oversize++;
-			reply_and_close(conn, pkt, &err);
-		}
-		obj_unref(pkt);
+	tp_frame_next(conn->in, conn->in_len, tp->cfg.max_message_size, &f);
+	switch (f.kind) {
+	case TP_FRAME_PING: {
+		/* RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong */
+		struct iovec pong = { .iov_base = (void *)(uintptr_t)"\r\n", .iov_len = 2 };
+		tp->stats.keepalive_pongs++;
+		consume(conn, f.used);
+		(void)conn_write_now(conn, &pong, 1);
+		break;
 	}
+	case TP_FRAME_SKIP:
+		consume(conn, f.used);
+		break;
+	case TP_FRAME_MORE:
+		if (f.partial && !timer_pending(&conn->msg_timer))
+			timer_start(loop_timers(tp->loop), &conn->msg_timer,
+				    tp->cfg.tcp_message_timeout_ms, msg_expired, conn);
+		return false;
+	case TP_FRAME_MESSAGE:
+		frame_message(conn, &f);
+		break;
+	case TP_FRAME_ERROR:
+		frame_error(conn, &f);
+		break;
+	}
+	return !conn->closed;
+}
+
+/* Frame and hand up every complete message in in[] (frame.h). */
+static void conn_process(struct tp_conn *conn)
+{
+	obj_ref(conn); /* the receive callback may close it */
+	while (!conn->closed && conn->in_len > 0 && frame_one(conn))
+		;
 	if (!conn->closed && conn->in_len == 0)
 		timer_cancel(&conn->msg_timer);
 	obj_unref(conn);

@@ -73,6 +73,8 @@ struct transport {
 	struct transport **siblings; /* transport_set_siblings; includes this one */
 	unsigned sibling_count;
 	struct transport_stats stats;
+	tp_send_hook_h *send_hook;   /* transport_set_send_hook; NULL: the sockets */
+	void *send_hook_arg;
 	struct log_ratelimit bad_log;
 	/* UDP receive buffers, shared by the UDP listeners (one loop thread) */
 	char *udp_bufs;
@@ -91,6 +93,10 @@ void tp_deliver(struct transport *tp, struct tp_packet *pkt);
  * request can be answered. reply is how to send the answer. */
 void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_error *err,
 		  const struct tp_dest *reply);
+
+/* The listener of proto bound to addr, or NULL. */
+struct tp_listener *tp_listener_find(struct transport *tp, enum tp_proto proto,
+				     const struct tp_addr *addr);
 
 int tp_udp_listen(struct transport *tp, struct tp_listener *l);
 int tp_udp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,

@@ -124,7 +124,8 @@ void transport_free(struct transport *tp)
 	for (unsigned i = 0; i < tp->listener_count; i++) {
 		struct tp_listener *l = tp->listeners[i];
 		loop_io_remove(tp->loop, &l->io);
-		close(l->fd);
+		if (l->fd >= 0)
+			close(l->fd); /* none for transport_listen_unbound */
 		free(l);
 	}
 	hmap_fini(&tp->conns);
@@ -182,23 +183,36 @@ struct tp_packet *tp_packet_copy(const struct tp_packet *pkt)
 	return copy;
 }
 
-int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
-		     struct tp_addr *bound)
+/* A listener not yet bound, or NULL with *rc set. */
+static struct tp_listener *listener_new(struct transport *tp, enum tp_proto proto,
+					const struct tp_addr *addr, int *rc)
 {
 	struct tp_listener *l;
-	int rc;
 
+	*rc = 0;
 	if (tp->listener_count >= TP_MAX_LISTENERS)
-		return ENOSPC;
-	if (proto != TP_UDP && proto != TP_TCP)
-		return EPROTONOSUPPORT;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return ENOMEM;
+		*rc = ENOSPC;
+	else if (proto != TP_UDP && proto != TP_TCP)
+		*rc = EPROTONOSUPPORT;
+	else if ((l = calloc(1, sizeof(*l))) == NULL)
+		*rc = ENOMEM;
+	if (*rc != 0)
+		return NULL;
 	l->tp = tp;
 	l->proto = proto;
 	l->addr = *addr;
 	l->fd = -1;
+	return l;
+}
+
+int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr,
+		     struct tp_addr *bound)
+{
+	int rc;
+	struct tp_listener *l = listener_new(tp, proto, addr, &rc);
+
+	if (!l)
+		return rc;
 	rc = proto == TP_UDP ? tp_udp_listen(tp, l) : tp_tcp_listen(tp, l);
 	if (rc != 0) {
 		free(l);
@@ -207,6 +221,34 @@ int transport_listen(struct transport *tp, enum tp_proto proto, const struct tp_
 	tp->listeners[tp->listener_count++] = l;
 	*bound = l->addr;
 	return 0;
+}
+
+int transport_listen_unbound(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr)
+{
+	int rc;
+	struct tp_listener *l = listener_new(tp, proto, addr, &rc);
+
+	if (!l)
+		return rc;
+	tp->listeners[tp->listener_count++] = l;
+	return 0;
+}
+
+struct tp_listener *tp_listener_find(struct transport *tp, enum tp_proto proto,
+				     const struct tp_addr *addr)
+{
+	for (unsigned i = 0; i < tp->listener_count; i++) {
+		struct tp_listener *l = tp->listeners[i];
+		if (l->proto == proto && tp_addr_equal(&l->addr, addr))
+			return l;
+	}
+	return NULL;
+}
+
+void transport_set_send_hook(struct transport *tp, tp_send_hook_h *hook, void *arg)
+{
+	tp->send_hook = hook;
+	tp->send_hook_arg = arg;
 }
 
 const struct transport_stats *transport_stats(const struct transport *tp)
@@ -280,6 +322,12 @@ int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec
 {
 	int rc;
 
+	if (tp->send_hook) {
+		rc = tp->send_hook(dest, iov, iov_count, tp->send_hook_arg);
+		if (rc != 0)
+			tp->stats.send_errors++;
+		return rc;
+	}
 	switch (dest->proto) {
 	case TP_UDP:
 		rc = tp_udp_send(tp, dest, iov, iov_count);

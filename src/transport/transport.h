@@ -193,4 +193,34 @@ struct tp_packet *tp_packet_copy(const struct tp_packet *pkt);
 int tp_send(struct transport *tp, const struct tp_dest *dest, const struct iovec *iov,
 	    size_t iov_count);
 
+/*
+ * Without sockets: a seam for tests and fuzzing (tests/unit/test_transport.c,
+ * tests/fuzz/fuzz_core.c), so that whole request flows run in memory and
+ * nothing reaches the network.
+ *
+ * transport_listen_unbound adds a listener of proto at addr (a concrete
+ * address and port, not a wildcard) like transport_listen, but opens no
+ * socket: tp_local_for, Via and Record-Route see it as any other, and it
+ * receives only what transport_receive_datagram hands it. 0, ENOSPC,
+ * EPROTONOSUPPORT or ENOMEM.
+ *
+ * transport_receive_datagram hands len bytes to the UDP listener bound to
+ * local as if its socket had read them from src: the very function the
+ * socket's read path calls for each datagram (size limit, keep-alive,
+ * decode, then the receive callback or the answer to a malformed message).
+ * 0, EINVAL (src->len too long), or ENOENT when no UDP listener has that
+ * address.
+ *
+ * transport_set_send_hook sends everything tp_send is given to hook
+ * instead (its return value is tp_send's); NULL restores the sockets. The
+ * hot path pays one test of a pointer in tp_send. Keep-alive pongs on a TCP
+ * connection are written to the connection, not through tp_send.
+ */
+typedef int (tp_send_hook_h)(const struct tp_dest *dest, const struct iovec *iov, size_t iov_count,
+			     void *arg);
+int transport_listen_unbound(struct transport *tp, enum tp_proto proto, const struct tp_addr *addr);
+int transport_receive_datagram(struct transport *tp, const struct tp_addr *local,
+			       const struct tp_addr *src, const char *data, size_t len);
+void transport_set_send_hook(struct transport *tp, tp_send_hook_h *hook, void *arg);
+
 #endif

@@ -67,6 +67,19 @@ static void datagram(struct tp_listener *l, const char *data, size_t len,
 	obj_unref(pkt);
 }
 
+int transport_receive_datagram(struct transport *tp, const struct tp_addr *local,
+			       const struct tp_addr *src, const char *data, size_t len)
+{
+	struct tp_listener *l = tp_listener_find(tp, TP_UDP, local);
+
+	if (src->len > sizeof(src->u.ss))
+		return EINVAL;
+	if (!l)
+		return ENOENT;
+	datagram(l, data, len, &src->u.ss, src->len, false);
+	return 0;
+}
+
 static void udp_readable(struct loop_io *io, uint32_t events, void *arg)
 {
 	struct tp_listener *l = arg;

@@ -168,7 +168,10 @@ typedef void (txn_client_h)(struct txn *ct, struct tp_packet *response, int erro
 int txn_client_start(struct txn_layer *layer, const struct tp_dest *dest, struct buf *request,
 		     txn_client_h *cb, void *arg, struct txn **out);
 /* No more callbacks (the TU went away); the transaction still runs its
- * course (retransmissions, ACK, timers). */
+ * course (retransmissions, ACK, timers). An INVITE transaction in
+ * Proceeding, which has no timer of its own, then ends 64*T1 after the
+ * detach (or after its first 1xx, when detached in Calling) unless a final
+ * response comes first (RFC 3261 §9.1). */
 void txn_client_detach(struct txn *ct);
 /* The request bytes of a client transaction (borrowed: valid while ct is
  * held), e.g. to build its CANCEL (§9.1); an empty view for a server one. */

@@ -66,7 +66,11 @@
  *   K      absorb response retransmits   T4                  0 (at once)
  *
  * Timer B acts only in Calling, so a 1xx stops it; how long a proxy waits
- * in Proceeding (timer C, §16.6) is the TU's business. A failed first send
+ * in Proceeding (timer C, §16.6) is the TU's business, until the TU lets go
+ * (txn_client_detach): then nobody would end an INVITE transaction in
+ * Proceeding whose final response never comes, so it ends 64*T1 after the
+ * detach or the 1xx, whichever is later (§9.1: a transaction cancelled
+ * without a final response is destroyed after 64*T1). A failed first send
  * is returned by txn_client_start instead of being called back (the TU is
  * inside the call); a failed retransmission ends the transaction with the
  * callback (§17.1.4). A failed ACK send is not reported: the next
@@ -169,6 +173,16 @@ static void on_timer_timeout(struct timer *timer, void *arg)
 	client_fail(arg, ETIMEDOUT);
 }
 
+/* An INVITE transaction in Proceeding that its TU let go of: ends after
+ * 64*T1 without a callback, unless its final response comes first. */
+static void abandon_if_detached(struct txn *ct)
+{
+	if (ct->kind == TXN_KIND_CLIENT_INVITE && ct->state == TXN_PROCEEDING && !ct->cb &&
+	    ct->layer && !timer_pending(&ct->timeout))
+		timer_start(ct->layer->wheel, &ct->timeout,
+			    (uint64_t)TXN_TIMEOUT_T1_MULTIPLE * ct->layer->t1_ms, on_timer_timeout, ct);
+}
+
 /* §17.1.1.3: the ACK for a non-2xx final response, into ct->ack. */
 static int ack_build(struct txn *ct, const struct sip_msg *response)
 {
@@ -229,9 +243,12 @@ static void client_invite_response(struct txn *ct, struct tp_packet *pkt)
 		return;
 	ct->status = status;
 	if (status < 200) {
-		ct->state = TXN_PROCEEDING;
-		timer_cancel(&ct->retransmit);
-		timer_cancel(&ct->timeout);
+		if (ct->state == TXN_CALLING) { /* A and B stop; a later 1xx changes nothing */
+			ct->state = TXN_PROCEEDING;
+			timer_cancel(&ct->retransmit);
+			timer_cancel(&ct->timeout);
+			abandon_if_detached(ct);
+		}
 	} else if (status < 300) {
 		txn_terminate(ct);
 	} else {
@@ -407,6 +424,7 @@ void txn_client_detach(struct txn *ct)
 		return;
 	ct->cb = NULL;
 	ct->cb_arg = NULL;
+	abandon_if_detached(ct);
 }
 
 struct view txn_client_request(const struct txn *ct)

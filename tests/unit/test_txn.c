@@ -732,6 +732,60 @@ static void test_client_detach(void **state)
 	assert_int_equal(txn_layer_count(F.layer), 0);
 }
 
+/* A detached INVITE in Proceeding ends 64*T1 after the detach or its
+ * first 1xx, whichever is later, unless a final response comes (RFC 3261
+ * §9.1); nothing is called back. */
+struct detach_case {
+	const char *name;
+	uint64_t ringing_ms;  /* the 180 arrives */
+	uint64_t detach_ms;
+	uint64_t final_ms;    /* a 486 arrives; 0 = never */
+	uint64_t end_ms;      /* Terminated (the layer is empty) */
+};
+
+static const struct detach_case detach_cases[] = {
+	{ "ringing, then detached", 100, 1000, 0, 1000 + 32000 },
+	{ "detached while calling, then ringing", 1000, 100, 0, 1000 + 32000 },
+	{ "detached while calling, never ringing: timer B", 0, 100, 0, 32000 },
+	{ "detached, then its final response: ACK and timer D", 100, 1000, 5000, 5000 + 32000 },
+	{ "ringing twice: the second 180 does not stop the clock", 100, 1000, 0, 1000 + 32000 },
+};
+
+static void test_client_detach_proceeding(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(detach_cases) / sizeof(detach_cases[0]); i++) {
+		const struct detach_case *c = &detach_cases[i];
+		struct txn *ct;
+		uint64_t base = F.wheel.now_ms;
+		size_t calls = 0;
+
+		assert_int_equal(client_start("INVITE", "z9hG4bKd1", TP_UDP, &ct), 0);
+		for (uint64_t t = base; t <= base + c->end_ms; t += 100) {
+			clock_to(t);
+			if (c->ringing_ms && t - base == c->ringing_ms)
+				receive_response((struct resp){ .status = 180, .branch = "z9hG4bKd1" });
+			if (i == 4 && t - base == 20000)
+				receive_response((struct resp){ .status = 180, .branch = "z9hG4bKd1" });
+			if (t - base == c->detach_ms) {
+				txn_client_detach(ct);
+				ct = obj_unref(ct);
+				calls = F.call_count;
+			}
+			if (c->final_ms && t - base == c->final_ms)
+				receive_response((struct resp){ .status = 486, .branch = "z9hG4bKd1" });
+			if (t - base < c->end_ms && txn_layer_count(F.layer) != 1)
+				fail_msg("%s: ended at %llu ms", c->name, (unsigned long long)(t - base));
+		}
+		if (F.call_count != calls)
+			fail_msg("%s: called back after the detach", c->name);
+		if (txn_layer_count(F.layer) != 0)
+			fail_msg("%s: still alive at %llu ms", c->name, (unsigned long long)c->end_ms);
+		if (c->final_ms)
+			assert_memory_equal(F.sent[F.sent_count - 1].bytes, "ACK ", 4);
+	}
+}
+
 /* ---- server INVITE ---- */
 
 struct server_invite_case {
@@ -1210,6 +1264,7 @@ int main(void)
 		T(test_client_start_refused),
 		T(test_client_send_errors),
 		T(test_client_detach),
+		T(test_client_detach_proceeding),
 		T(test_server_invite_schedules),
 		T(test_server_invite_timer_h),
 		T(test_server_invite_100_trying),
