@@ -2,7 +2,8 @@
 #
 #   make          build build/sipd (optimized, with debug info)
 #   make run      install missing packages, build, start sipd in the foreground
-#   make check    install missing packages, build with ASan+UBSan, run every test
+#   make check    install missing packages, build build/sipd and, with
+#                 ASan+UBSan, every test; run every test
 #   make fuzz     build the libFuzzer harnesses with clang and run each one
 #                 for FUZZ_SECONDS (default 60)
 #   make bench    parser micro-benchmark
@@ -33,11 +34,14 @@ $(CHECK_BUILD)/build.ninja:
 	meson setup $(CHECK_BUILD) --buildtype=debug --werror \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
-check:
+# check builds build/sipd first (all): the hardening_release test reads the
+# ELF of the binary users get, whose _FORTIFY_SOURCE the sanitizer build
+# cannot have.
+check: all
 	@tools/deps.sh check
 	$(MAKE) --no-print-directory $(CHECK_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
-	@tools/run-tests.sh $(CHECK_BUILD)
+	@SIPD_RELEASE=$(CURDIR)/$(BUILD)/sipd tools/run-tests.sh $(CHECK_BUILD)
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true \
