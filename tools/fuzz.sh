@@ -4,9 +4,10 @@
 #   tools/fuzz.sh BUILD_DIR SECONDS
 #
 # BUILD_DIR is a build configured with -Dfuzz=true (clang). For each harness
-# (fuzz_msg, fuzz_uri) the working corpus is BUILD_DIR/fuzz-corpus/<name>,
-# seeded from tests/fuzz/corpus/<name> so the committed corpus is never
-# written to; inputs found in earlier runs stay there and are reused.
+# (fuzz_msg, fuzz_uri, fuzz_core, fuzz_stream) the working corpus is
+# BUILD_DIR/fuzz-corpus/<name>, seeded from tests/fuzz/corpus/<name> so
+# the committed corpus is never written to; inputs found in earlier runs
+# stay there and are reused.
 # Crashes, leaks and timeouts go to tests/fuzz/crashes/ (gitignored), the
 # full log to BUILD_DIR/fuzz-<name>.log. Prints each run's final stats line
 # ("#N DONE cov: ... exec/s: ...") and exits 1 if any harness failed.
@@ -25,7 +26,7 @@ crashes="$root/tests/fuzz/crashes"
 status=0
 
 mkdir -p "$crashes"
-for name in msg uri; do
+for name in msg uri core stream; do
 	bin="$build/tests/fuzz/fuzz_$name"
 	work="$build/fuzz-corpus/$name"
 	log="$build/fuzz-$name.log"
@@ -37,6 +38,13 @@ for name in msg uri; do
 	cp "$root/tests/fuzz/corpus/$name/"* "$work/"
 	case $name in
 	msg) extra="-max_len=8192" ;;
+	# core: a few datagrams per input; plain messages are inputs too, so
+	# the parser's corpus seeds it as well
+	core) extra="-max_len=16384"
+		cp "$root/tests/fuzz/corpus/msg/"* "$work/" ;;
+	# stream: framing re-decodes the buffer per read (as tcp.c does), so
+	# one-byte reads of a long input cost its length squared
+	stream) extra="-max_len=4096" ;;
 	*) extra="" ;;
 	esac
 	echo "fuzz.sh: fuzz_$name for ${seconds}s, corpus $work, log $log"

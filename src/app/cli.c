@@ -21,6 +21,9 @@
  * (log_set_sink) and the last one is quoted in that line instead of being
  * printed on their own.
  *
+ * User names, passwords and import rows are parsed by csv.c; this file
+ * hashes, stores and reports.
+ *
  * Passwords are never stored or logged: they are hashed into the three
  * HA1s (MD5, SHA-256, SHA-512-256; realm = the user's domain) and every
  * buffer that held one is wiped. A generated password is printed once, by
@@ -44,6 +47,7 @@
 #include <time.h>
 
 #include "app/config.h"
+#include "app/csv.h"
 #include "base/log.h"
 #include "base/view.h"
 #include "core/digest.h"
@@ -56,12 +60,8 @@ enum {
 	CLI_USAGE = 2, /* usage error or bad input */
 };
 
-#define CLI_USER_MAX 64           /* bytes of a user name */
-#define CLI_PASSWORD_MAX 128      /* bytes of a password */
 #define CLI_PASSWORD_GENERATED 16 /* characters of a generated password */
 #define CLI_ERR_MAX 1024          /* bytes of the error line, before "sipd: " */
-#define CLI_SHOWN_MAX 80          /* bytes of a bad value quoted in a message */
-#define CLI_QUOTED_MAX (CLI_SHOWN_MAX * 4 + 4) /* each byte as \xNN, and "..." */
 #define CLI_Q_ONE 1000            /* struct store_binding's q for q=1 */
 
 struct command;
@@ -165,114 +165,7 @@ static void store_log_sink(enum log_level level, const char *line, void *arg)
 		snprintf(cli->store_log, sizeof(cli->store_log), "%s", line);
 }
 
-/* v for a one-line message: control bytes and non-ASCII as \xNN, cut
- * after CLI_SHOWN_MAX bytes with "...". Returns buf. */
-static const char *quoted(struct view v, char buf[CLI_QUOTED_MAX])
-{
-	size_t used = 0, shown = v.len > CLI_SHOWN_MAX ? CLI_SHOWN_MAX : v.len;
-
-	for (size_t i = 0; i < shown; i++) {
-		unsigned char ch = (unsigned char)v.p[i];
-		if (ch >= 0x20 && ch < 0x7f)
-			buf[used++] = (char)ch;
-		else
-			used += (size_t)snprintf(buf + used, CLI_QUOTED_MAX - used, "\\x%02x", ch);
-	}
-	if (shown < v.len) {
-		memcpy(buf + used, "...", 3);
-		used += 3;
-	}
-	buf[used] = '\0';
-	return buf;
-}
-
 /* ---- names and passwords ---------------------------------------------- */
-
-/* RFC 3261 §25.1 user = 1*( unreserved / escaped / user-unreserved ),
- * without escapes: a name that needs one is refused, not stored escaped. */
-static bool user_char(unsigned char ch)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return true;
-	switch (ch) {
-	case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
-	case '&': case '=': case '+': case '$': case ',': case ';': case '?': case '/':
-		return true;
-	default:
-		return false;
-	}
-}
-
-static char ascii_lower(char ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-}
-
-/*
- * "USER[@DOMAIN]" into u->user and u->domain (lower case; default_domain
- * when absent). false with why set for a bad name. u's other fields are
- * left alone.
- */
-static bool name_parse(struct view text, const char *default_domain, struct store_user *u,
-		       char *why, size_t why_len)
-{
-	const char *at = memchr(text.p, '@', text.len);
-	struct view user = view_make(text.p, at ? (size_t)(at - text.p) : text.len);
-	struct view domain = at ? view_make(at + 1, text.len - user.len - 1)
-				: view_from_cstr(default_domain);
-	enum sip_host_type type;
-	char shown[CLI_QUOTED_MAX];
-
-	if (user.len == 0) {
-		snprintf(why, why_len, "empty user name in '%s'", quoted(text, shown));
-		return false;
-	}
-	if (user.len > CLI_USER_MAX) {
-		snprintf(why, why_len, "user name '%s' is longer than %d bytes", quoted(user, shown),
-			 CLI_USER_MAX);
-		return false;
-	}
-	for (size_t i = 0; i < user.len; i++) {
-		if (!user_char((unsigned char)user.p[i])) {
-			snprintf(why, why_len,
-				 "bad user name '%s' (letters, digits and -_.!~*'()&=+$,;?/ only)",
-				 quoted(user, shown));
-			return false;
-		}
-	}
-	if (domain.len == 0) {
-		snprintf(why, why_len, "empty domain in '%s'", quoted(text, shown));
-		return false;
-	}
-	if (domain.len >= sizeof(u->domain) || !sip_host_classify(domain, &type)) {
-		snprintf(why, why_len, "bad domain '%s' (a host name or an IP literal)",
-			 quoted(domain, shown));
-		return false;
-	}
-	memcpy(u->user, user.p, user.len);
-	u->user[user.len] = '\0';
-	for (size_t i = 0; i < domain.len; i++)
-		u->domain[i] = ascii_lower(domain.p[i]);
-	u->domain[domain.len] = '\0';
-	return true;
-}
-
-/* NULL when password is acceptable, else why (which never quotes it). */
-static const char *password_problem(struct view password)
-{
-	if (password.len == 0)
-		return "the password is empty";
-	if (password.len > CLI_PASSWORD_MAX)
-		return "the password is longer than 128 bytes";
-	for (size_t i = 0; i < password.len; i++) {
-		unsigned char ch = (unsigned char)password.p[i];
-		if (ch < 0x20 || ch >= 0x7f)
-			return "the password may hold printable ASCII characters only";
-	}
-	if (password.p[0] == ' ' || password.p[password.len - 1] == ' ')
-		return "the password must not start or end with a space";
-	return NULL;
-}
 
 /* The three HA1s of u (realm = its domain). false if hashing failed. */
 static bool user_hash(struct store_user *u, struct view password)
@@ -309,12 +202,12 @@ static int user_add(struct cli *cli)
 	int err, rc;
 
 	memset(&u, 0, sizeof(u));
-	if (!name_parse(view_from_cstr(cli->operands[0]), cli->default_domain, &u, why,
-			sizeof(why)))
+	if (!csv_name_parse(view_from_cstr(cli->operands[0]), cli->default_domain, &u, why,
+			    sizeof(why)))
 		return fail(cli, CLI_USAGE, "%s", why);
 	if (cli->password) {
 		password = view_from_cstr(cli->password);
-		problem = password_problem(password);
+		problem = csv_password_problem(password);
 		if (problem)
 			return fail(cli, CLI_USAGE, "bad --password: %s", problem);
 	} else {
@@ -356,8 +249,8 @@ static int user_del(struct cli *cli)
 	int err, rc;
 
 	memset(&u, 0, sizeof(u));
-	if (!name_parse(view_from_cstr(cli->operands[0]), cli->default_domain, &u, why,
-			sizeof(why)))
+	if (!csv_name_parse(view_from_cstr(cli->operands[0]), cli->default_domain, &u, why,
+			    sizeof(why)))
 		return fail(cli, CLI_USAGE, "%s", why);
 	rc = db_open(cli, &store);
 	if (rc != CLI_OK)
@@ -395,47 +288,6 @@ static int user_list(struct cli *cli)
 
 /* ---- user import ------------------------------------------------------ */
 
-enum row_kind {
-	ROW_SKIP, /* blank or a comment */
-	ROW_OK,
-	ROW_BAD,
-};
-
-/*
- * One line of an import file as getline returned it (n bytes): the name
- * and the password, or why it is bad. line_number 1 drops a UTF-8 byte
- * order mark.
- */
-static enum row_kind row_split(const char *line, size_t n, unsigned long line_number,
-			       struct view *name, struct view *password, const char **why)
-{
-	const char *comma;
-	size_t blank = 0;
-
-	if (memchr(line, '\0', n)) {
-		*why = "NUL byte in the line";
-		return ROW_BAD;
-	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		n--;
-	if (line_number == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-		line += 3;
-		n -= 3;
-	}
-	while (blank < n && (line[blank] == ' ' || line[blank] == '\t'))
-		blank++;
-	if (blank == n || line[0] == '#')
-		return ROW_SKIP;
-	comma = memchr(line, ',', n);
-	if (!comma) {
-		*why = "expected user[@domain],password";
-		return ROW_BAD;
-	}
-	*name = view_make(line, (size_t)(comma - line));
-	*password = view_make(comma + 1, n - name->len - 1);
-	return ROW_OK;
-}
-
 /*
  * The line before before_line that names the same user as u, or 0 (none
  * found, or f cannot be read again: a pipe). Only runs when the store found
@@ -445,8 +297,7 @@ static unsigned long first_line_of(FILE *f, const struct store_user *u,
 				   unsigned long before_line, const char *default_domain)
 {
 	struct store_user other;
-	struct view name, password;
-	const char *why;
+	struct view password;
 	char *line = NULL, msg[CLI_ERR_MAX];
 	size_t cap = 0;
 	ssize_t n;
@@ -455,8 +306,8 @@ static unsigned long first_line_of(FILE *f, const struct store_user *u,
 	if (fseek(f, 0, SEEK_SET) != 0)
 		return 0;
 	while (!found && (n = getline(&line, &cap, f)) != -1 && ++line_number < before_line) {
-		if (row_split(line, (size_t)n, line_number, &name, &password, &why) == ROW_OK &&
-		    name_parse(name, default_domain, &other, msg, sizeof(msg)) &&
+		if (csv_row_decode(line, (size_t)n, line_number, default_domain, &other, &password,
+				   msg, sizeof(msg)) == CSV_ROW_OK &&
 		    strcmp(other.user, u->user) == 0 && strcmp(other.domain, u->domain) == 0)
 			found = line_number;
 	}
@@ -472,9 +323,8 @@ static int user_import(struct cli *cli)
 	const char *path = cli->operands[0];
 	struct store *store = NULL;
 	struct store_user u;
-	struct view name, password;
+	struct view password;
 	char *line = NULL, why[CLI_ERR_MAX];
-	const char *problem;
 	size_t cap = 0, count = 0;
 	ssize_t n;
 	unsigned long line_number = 0;
@@ -498,23 +348,15 @@ static int user_import(struct cli *cli)
 	errno = 0;
 	while ((n = getline(&line, &cap, f)) != -1) {
 		line_number++;
-		switch (row_split(line, (size_t)n, line_number, &name, &password, &problem)) {
-		case ROW_SKIP:
+		switch (csv_row_decode(line, (size_t)n, line_number, cli->default_domain, &u,
+				       &password, why, sizeof(why))) {
+		case CSV_ROW_SKIP:
 			continue;
-		case ROW_BAD:
-			rc = fail(cli, CLI_USAGE, "%s:%lu: %s", path, line_number, problem);
-			goto out;
-		case ROW_OK:
-			break;
-		}
-		if (!name_parse(name, cli->default_domain, &u, why, sizeof(why))) {
+		case CSV_ROW_BAD:
 			rc = fail(cli, CLI_USAGE, "%s:%lu: %s", path, line_number, why);
 			goto out;
-		}
-		problem = password_problem(password);
-		if (problem) {
-			rc = fail(cli, CLI_USAGE, "%s:%lu: %s", path, line_number, problem);
-			goto out;
+		case CSV_ROW_OK:
+			break;
 		}
 		if (!user_hash(&u, password)) {
 			rc = fail(cli, CLI_FAIL, "%s:%lu: cannot hash the password (libcrypto)", path,
@@ -854,9 +696,9 @@ static int cli_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (!cli->command) {
-		char shown[CLI_QUOTED_MAX];
+		char shown[CSV_QUOTED_MAX];
 		rc = fail(cli, CLI_USAGE, "unknown command 'sipd %s %s' (%s)", group,
-			  quoted(view_from_cstr(words[0]), shown), names);
+			  csv_quoted(view_from_cstr(words[0]), shown), names);
 		goto out;
 	}
 	cli->operands = words + 1;
@@ -867,9 +709,9 @@ static int cli_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->operand_count > (cli->command->operands ? 1u : 0u)) {
-		char shown[CLI_QUOTED_MAX];
+		char shown[CSV_QUOTED_MAX];
 		rc = fail(cli, CLI_USAGE, "unexpected argument '%s' for 'sipd %s %s'",
-			  quoted(view_from_cstr(cli->operands[cli->command->operands ? 1 : 0]),
+			  csv_quoted(view_from_cstr(cli->operands[cli->command->operands ? 1 : 0]),
 				 shown),
 			  group, cli->command->name);
 		goto out;

@@ -947,7 +947,8 @@ static int file_line(struct config *c, struct layer *layer, char *s, const char 
 	return layer_apply(c, layer, (size_t)index, value, label, line, msg, msglen);
 }
 
-int config_load_file(struct config *c, const char *path, char *errbuf, size_t errlen)
+int config_load_stream(struct config *c, FILE *f, const char *name, char *errbuf,
+		       size_t errlen)
 {
 	static struct layer empty_layer;
 	struct layer layer = empty_layer;
@@ -956,22 +957,15 @@ int config_load_file(struct config *c, const char *path, char *errbuf, size_t er
 	size_t cap = 0;
 	ssize_t n;
 	unsigned line = 0;
-	FILE *f;
 	int rc = 0;
 
 	layer.strict = true;
-	f = fopen(path, "r");
-	if (!f) {
-		rc = errno;
-		snprintf(errbuf, errlen, "cannot read config '%s': %s", path, strerror(rc));
-		return rc;
-	}
 	while ((n = getline(&text, &cap, f)) != -1) {
 		char *s = text;
 
 		line++;
 		if (memchr(text, '\0', (size_t)n)) {
-			snprintf(errbuf, errlen, "%s:%u: NUL byte in the line", path, line);
+			snprintf(errbuf, errlen, "%s:%u: NUL byte in the line", name, line);
 			rc = EINVAL;
 			goto out;
 		}
@@ -982,16 +976,30 @@ int config_load_file(struct config *c, const char *path, char *errbuf, size_t er
 			continue;
 		rc = file_line(c, &layer, s, &section, line, msg, sizeof(msg));
 		if (rc != 0) {
-			snprintf(errbuf, errlen, "%s:%u: %s", path, line, msg);
+			snprintf(errbuf, errlen, "%s:%u: %s", name, line, msg);
 			goto out;
 		}
 	}
 	if (ferror(f)) {
 		rc = errno ? errno : EIO;
-		snprintf(errbuf, errlen, "cannot read config '%s': %s", path, strerror(rc));
+		snprintf(errbuf, errlen, "cannot read config '%s': %s", name, strerror(rc));
 	}
 out:
 	free(text);
+	return rc;
+}
+
+int config_load_file(struct config *c, const char *path, char *errbuf, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f) {
+		rc = errno;
+		snprintf(errbuf, errlen, "cannot read config '%s': %s", path, strerror(rc));
+		return rc;
+	}
+	rc = config_load_stream(c, f, path, errbuf, errlen);
 	fclose(f);
 	return rc;
 }

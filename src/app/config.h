@@ -179,6 +179,14 @@ int config_from_args(struct config *c, int argc, char **argv, FILE *out, FILE *e
 int config_load_file(struct config *c, const char *path, char *errbuf, size_t errlen);
 
 /*
+ * config_load_file on an open stream, read to its end and not closed (the
+ * file opened by config_load_file, a string through fmemopen). name stands
+ * for the file in messages: "NAME:12: ...". Same returns.
+ */
+int config_load_stream(struct config *c, FILE *f, const char *name, char *errbuf,
+		       size_t errlen);
+
+/*
  * Applies one key, as a file line or --set would; the repeatable keys add
  * one entry (callers that replace a list clear it first). Returns 0 or
  * EINVAL with errbuf set: "unknown key 'lisen' in [server]", "bad value

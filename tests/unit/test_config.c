@@ -1250,6 +1250,43 @@ static void test_load_file_direct(void **state)
 	unlink(path);
 }
 
+/* config_load_stream: the same loader on a FILE* (here a string), its
+ * name in the messages; the stream is left open. */
+static void test_load_stream(void **state)
+{
+	static const char good[] = "\xEF\xBB\xBF[server]\nworkers = 4\n; comment\n"
+				   "[timers]\nt1 = 2s\n";
+	static const char bad[] = "[server]\nworkers = 4\nworkers = 5\n";
+	struct config c;
+	char err[512];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	f = fmemopen((void *)good, strlen(good), "r");
+	assert_non_null(f);
+	assert_int_equal(config_load_stream(&c, f, "mem.conf", err, sizeof(err)), 0);
+	assert_int_equal(c.workers, 4);
+	assert_int_equal(c.t1_ms, 2000);
+	assert_int_equal(fgetc(f), EOF); /* read to its end, still open */
+	fclose(f);
+
+	config_defaults(&c);
+	f = fmemopen((void *)bad, strlen(bad), "r");
+	assert_non_null(f);
+	assert_int_equal(config_load_stream(&c, f, "mem.conf", err, sizeof(err)), EINVAL);
+	assert_string_equal(err, "mem.conf:3: server.workers given twice (first on line 2)");
+	fclose(f);
+
+	/* A NUL byte: only a stream with a length can carry one. */
+	config_defaults(&c);
+	f = fmemopen((void *)"[server]\nworkers\0 = 2\n", 22, "r");
+	assert_non_null(f);
+	assert_int_equal(config_load_stream(&c, f, "nul.conf", err, sizeof(err)), EINVAL);
+	assert_string_equal(err, "nul.conf:2: NUL byte in the line");
+	fclose(f);
+}
+
 /* ---- flags over the file ---------------------------------------------- */
 
 static const char override_file[] =
@@ -1590,6 +1627,7 @@ int main(void)
 		cmocka_unit_test(test_config_set_errors),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_load_file_direct),
+		cmocka_unit_test(test_load_stream),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_write_round_trip),
 		cmocka_unit_test(test_default_domain),
