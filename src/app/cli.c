@@ -553,9 +553,11 @@ static void command_names(const char *group, char *out, size_t size)
 		if (strcmp(commands[i].group, group) != 0)
 			continue;
 		seen++;
-		used += (size_t)snprintf(out + used, size - used, "%s%s",
-					 seen == 1 ? "" : seen == total ? " or " : ", ",
-					 commands[i].name);
+		int w = snprintf(out + used, size - used, "%s%s",
+				 seen == 1 ? "" : seen == total ? " or " : ", ", commands[i].name);
+		if (w < 0 || (size_t)w >= size - used)
+			break; /* cut: used stays below size */
+		used += (size_t)w;
 	}
 }
 

@@ -251,8 +251,8 @@ static void sections_text(char *out, size_t size)
 	out[0] = '\0';
 	for (size_t i = 0; i < SECTION_TOTAL && used < size; i++) {
 		int n = snprintf(out + used, size - used, "%s[%s]", i ? ", " : "", sections[i]);
-		if (n < 0)
-			break;
+		if (n < 0 || (size_t)n >= size - used)
+			break; /* cut: used stays below size */
 		used += (size_t)n;
 	}
 }

@@ -125,8 +125,10 @@ static size_t escape_text(char *out, size_t cap, const char *in, bool cut)
 			cut = true;
 			break;
 		}
-		memcpy(out + n, esc, len);
-		n += len;
+		/* a byte loop: memcpy of a variable 1-4 bytes would be a call
+		 * to __memcpy_chk per character under _FORTIFY_SOURCE=3 */
+		for (size_t k = 0; k < len; k++)
+			out[n++] = esc[k];
 	}
 	if (cut) {
 		memcpy(out + n, "...", 3);

@@ -429,6 +429,7 @@ static void flush(struct tp_conn *conn)
 		}
 		memmove(conn->out.data, conn->out.data + n, conn->out.len - (size_t)n);
 		conn->out.len -= (size_t)n;
+		conn->out.data[conn->out.len] = '\0'; /* buf.h: data[len] is NUL */
 	}
 	(void)loop_io_modify(conn->tp->loop, &conn->io, LOOP_READ);
 }

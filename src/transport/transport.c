@@ -301,8 +301,11 @@ void tp_malformed(struct transport *tp, struct tp_packet *pkt, const struct sip_
 	(void)random_u64(&r);
 	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)r);
 	char extra[TP_ALLOW_LINE_MAX] = "";
-	if (err->status == 501 && tp->cfg.allow)
-		snprintf(extra, sizeof(extra), "Allow: %s\r\n", tp->cfg.allow);
+	if (err->status == 501 && tp->cfg.allow) {
+		int n = snprintf(extra, sizeof(extra), "Allow: %s\r\n", tp->cfg.allow);
+		if (n < 0 || (size_t)n >= sizeof(extra))
+			extra[0] = '\0'; /* a cut line would lose its CRLF: none */
+	}
 	struct sip_response_spec spec = {
 		.status = (unsigned)err->status,
 		.reason = err->reason,

@@ -54,6 +54,8 @@ static void datagram(struct tp_listener *l, const char *data, size_t len,
 	if (!pkt)
 		return; /* one allocation failure costs one message */
 	pkt->proto = TP_UDP;
+	if (from_len > sizeof(pkt->src.u.ss))
+		from_len = sizeof(pkt->src.u.ss);
 	memcpy(&pkt->src.u.ss, from, from_len);
 	pkt->src.len = from_len;
 	pkt->listener = l;
