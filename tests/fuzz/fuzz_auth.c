@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "base/buf.h"
 #include "core/auth.h"
 #include "core/digest.h"
@@ -116,22 +117,8 @@ struct made {
 	bool response; /* "$response" was replaced */
 };
 
-static void check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_auth: property broken: %s\n", what);
-		abort();
-	}
-}
-
-static void *xmalloc(size_t len)
-{
-	void *p = malloc(len ? len : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
+#define check(ok, what) fuzz_check((ok), "fuzz_auth", (what))
+#define xmalloc fuzz_xmalloc
 
 static bool inside(const struct sip_msg *msg, struct view v)
 {

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "app/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,22 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_CONF_WORD "@conf"      /* the word that names the file part */
 #define FUZZ_SPLIT_LINE "%%"        /* file part / command line */
 
-static void check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_config: property broken: %s\n", what);
-		abort();
-	}
-}
-
-static void *xmalloc(size_t len)
-{
-	void *p = malloc(len ? len : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
+#define check(ok, what) fuzz_check((ok), "fuzz_config", (what))
+#define xmalloc fuzz_xmalloc
 
 /* One non-empty line: what the caller prints after "sipd: ". */
 static bool one_line(const char *s)

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "app/csv.h"
 #include "sip/uri.h"
 
@@ -49,22 +50,8 @@ struct row {
 	char why[FUZZ_WHY_MAX];
 };
 
-static void check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_csv: property broken: %s\n", what);
-		abort();
-	}
-}
-
-static void *xmalloc(size_t len)
-{
-	void *p = malloc(len ? len : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
+#define check(ok, what) fuzz_check((ok), "fuzz_csv", (what))
+#define xmalloc fuzz_xmalloc
 
 /* One non-empty line of printable ASCII. */
 static bool one_line(const char *s)
