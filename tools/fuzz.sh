@@ -4,10 +4,10 @@
 #   tools/fuzz.sh BUILD_DIR SECONDS
 #
 # BUILD_DIR is a build configured with -Dfuzz=true (clang). For each harness
-# (fuzz_msg, fuzz_uri, fuzz_core, fuzz_stream) the working corpus is
-# BUILD_DIR/fuzz-corpus/<name>, seeded from tests/fuzz/corpus/<name> so
-# the committed corpus is never written to; inputs found in earlier runs
-# stay there and are reused.
+# (fuzz_msg, fuzz_uri, fuzz_core, fuzz_stream, fuzz_config, fuzz_csv,
+# fuzz_auth) the working corpus is BUILD_DIR/fuzz-corpus/<name>, seeded
+# from tests/fuzz/corpus/<name> so the committed corpus is never written
+# to; inputs found in earlier runs stay there and are reused.
 # Crashes, leaks and timeouts go to tests/fuzz/crashes/ (gitignored), the
 # full log to BUILD_DIR/fuzz-<name>.log. Prints each run's final stats line
 # ("#N DONE cov: ... exec/s: ...") and exits 1 if any harness failed.
@@ -26,7 +26,7 @@ crashes="$root/tests/fuzz/crashes"
 status=0
 
 mkdir -p "$crashes"
-for name in msg uri core stream; do
+for name in msg uri core stream config csv auth; do
 	bin="$build/tests/fuzz/fuzz_$name"
 	work="$build/fuzz-corpus/$name"
 	log="$build/fuzz-$name.log"
