@@ -25,6 +25,10 @@
  *   parser keeps them); users and realms with '"' or '\' do not work.
  * - Without qop (RFC 2069, only with allow_no_qop) there is no nc, so a
  *   nonce can be replayed until it is stale.
+ * - The cnonce is echoed in Authentication-Info as received, so one with a
+ *   control character other than HTAB is malformed (400): a NUL would cut
+ *   that line short (the next header would run into it) and CR or LF
+ *   would fold or break it (found by tests/fuzz/fuzz_auth.c).
  *
  * Replay table: nonce text -> highest nc accepted, filled only by
  * successful checks. Entries sit on a list in insertion order; those at the
@@ -199,6 +203,20 @@ static bool present(struct view v)
 	return v.p != NULL && v.len > 0;
 }
 
+/* A cnonce that can go back in Authentication-Info: 1 to AUTH_CNONCE_MAX
+ * bytes, none a control character but HTAB (see the file comment). */
+static bool cnonce_echoable(struct view cnonce)
+{
+	if (!present(cnonce) || cnonce.len > AUTH_CNONCE_MAX)
+		return false;
+	for (size_t i = 0; i < cnonce.len; i++) {
+		unsigned char c = (unsigned char)cnonce.p[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 static void set_result(struct auth_result *out, enum auth_verdict verdict, const char *why)
 {
 	out->verdict = verdict;
@@ -357,8 +375,7 @@ void auth_check(struct auth *auth, struct sip_msg *req, enum sip_hdr_id hdr, str
 			set_result(out, AUTH_CHALLENGE, "unsupported qop");
 			return;
 		}
-		if (!parse_nc(cred->nc, &nc) || !present(cred->cnonce) ||
-		    cred->cnonce.len > AUTH_CNONCE_MAX) {
+		if (!parse_nc(cred->nc, &nc) || !cnonce_echoable(cred->cnonce)) {
 			set_result(out, AUTH_BAD_REQUEST, bad_header);
 			return;
 		}

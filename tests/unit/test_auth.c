@@ -245,6 +245,77 @@ static void test_no_credentials_and_bad(void **state)
 	auth_free(a);
 }
 
+/* A REGISTER of alice's with a right MD5 response for this cnonce (any
+ * bytes, NUL included); text lives in b. */
+static void build_cnonce(struct buf *b, const char *nonce, struct view cnonce, struct sip_msg *m)
+{
+	char ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX];
+	struct sip_error err;
+	size_t used;
+
+	digest_ha1(DIGEST_MD5, VIEW_LIT("alice"), VIEW_LIT(REALM), VIEW_LIT("secret"), ha1);
+	struct digest_input in = {
+		.alg = DIGEST_MD5, .ha1 = view_from_cstr(ha1), .method = VIEW_LIT("REGISTER"),
+		.uri = VIEW_LIT("sip:" REALM), .nonce = view_from_cstr(nonce),
+		.nc = VIEW_LIT("00000001"), .cnonce = cnonce, .qop = VIEW_LIT("auth"),
+	};
+	digest_response(&in, resp);
+	buf_init(b);
+	assert_int_equal(buf_printf(b,
+				    "REGISTER sip:" REALM " SIP/2.0\r\n"
+				    "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKc\r\n"
+				    "From: <sip:alice@" REALM ">;tag=1\r\nTo: <sip:alice@" REALM ">\r\n"
+				    "Call-ID: auth-c\r\nCSeq: 1 REGISTER\r\n"
+				    "Authorization: Digest username=\"alice\", realm=\"" REALM "\", "
+				    "nonce=\"%s\", uri=\"sip:" REALM "\", response=\"%s\", qop=auth, "
+				    "nc=00000001, cnonce=\"",
+				    nonce, resp),
+			 0);
+	assert_int_equal(buf_append_view(b, cnonce), 0);
+	assert_int_equal(buf_append_cstr(b, "\"\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(sip_msg_decode(m, b->data, b->len, SIP_FRAMING_DGRAM, &used, &err), 0);
+}
+
+/* The cnonce goes back in Authentication-Info: one with a control
+ * character (a NUL cut the line short: found by fuzz_auth) is a 400. */
+static void test_cnonce_echo(void **state)
+{
+	static const struct {
+		struct view cnonce;
+		enum auth_verdict verdict;
+	} rows[] = {
+		{ { "c\0d", 3 }, AUTH_BAD_REQUEST },
+		{ { "a\r\n b", 5 }, AUTH_BAD_REQUEST }, /* folded: kept in the value by the parser */
+		{ { "a\x7f", 2 }, AUTH_BAD_REQUEST },
+		{ { "a\tb", 3 }, AUTH_OK },
+		{ { "caf\xc3\xa9 \\\"x", 9 }, AUTH_OK }, /* UTF-8, a space, an escaped quote */
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct auth *a = new_auth(false);
+		char nonce[DIGEST_NONCE_MAX], want[512];
+		struct auth_result r;
+		struct sip_msg m;
+		struct buf b;
+
+		challenge_nonce(a, T0, nonce);
+		build_cnonce(&b, nonce, rows[i].cnonce, &m);
+		auth_check(a, &m, SIP_HDR_AUTHORIZATION, VIEW_LIT(REALM), T0, &r);
+		if (r.verdict != rows[i].verdict)
+			fail_msg("row %zu: verdict %d (%s), expected %d", i, r.verdict, r.why,
+				 rows[i].verdict);
+		if (r.verdict == AUTH_OK) {
+			snprintf(want, sizeof(want), "cnonce=\"%.*s\", nc=00000001\r\n",
+				 (int)rows[i].cnonce.len, rows[i].cnonce.p);
+			assert_non_null(strstr(r.info, want));
+		}
+		sip_msg_fini(&m);
+		buf_fini(&b);
+		auth_free(a);
+	}
+}
+
 static void test_challenge_format(void **state)
 {
 	struct auth *a = new_auth(false);
@@ -382,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_replay_and_stale),
 		cmocka_unit_test(test_no_qop),
 		cmocka_unit_test(test_no_credentials_and_bad),
+		cmocka_unit_test(test_cnonce_echo),
 		cmocka_unit_test(test_challenge_format),
 		cmocka_unit_test(test_algorithms),
 		cmocka_unit_test(test_digest_uri),
