@@ -462,16 +462,33 @@ static uint16_t listen_port(const struct config_listen *l)
 	return ntohs(((const struct sockaddr_in *)(const void *)&l->addr)->sin_port);
 }
 
-static bool db_valid(const char *url)
+/*
+ * NULL when url is a database URL, else why. The URL is kept as given, so
+ * it must be one config_write can write and a file read back the same:
+ * no control characters (a line end would start another line, and a file
+ * value is trimmed of white space) and no space at its end (--db 'x ').
+ */
+static const char *db_problem(const char *url)
 {
 	static const char *const prefixes[] = { "sqlite:", "postgresql://", "postgres://" };
+	size_t len = strlen(url);
+	bool known = false;
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i]);
-		if (strncmp(url, prefixes[i], n) == 0)
-			return url[n] != '\0';
+		if (strncmp(url, prefixes[i], n) == 0 && url[n] != '\0')
+			known = true;
 	}
-	return false;
+	if (!known)
+		return "sqlite:PATH or postgresql://...";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)url[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return "no control characters in the URL";
+	}
+	if (url[len - 1] == ' ')
+		return "no space at the end of the URL";
+	return NULL;
 }
 
 /* "from 1ms to 10s" / "from 1 to 64" / "from 1s to 24h in whole seconds",
@@ -656,12 +673,15 @@ static int key_apply(struct config *c, const struct key_def *key, const char *va
 			slot[i] = to_lower(value[i]);
 		return 0;
 	}
-	case KEY_DB:
-		if (strlen(value) >= sizeof(c->db) || !db_valid(value))
-			return bad_value(value, label, "sqlite:PATH or postgresql://...", errbuf,
-					 errlen);
+	case KEY_DB: {
+		const char *reason = strlen(value) >= sizeof(c->db) ?
+					     "sqlite:PATH or postgresql://..." :
+					     db_problem(value);
+		if (reason)
+			return bad_value(value, label, reason, errbuf, errlen);
 		snprintf(c->db, sizeof(c->db), "%s", value);
 		return 0;
+	}
 	case KEY_HTTP: {
 		struct sockaddr_storage ss;
 		socklen_t len;

@@ -640,6 +640,18 @@ static const struct flags_case flags_cases[] = {
 	  .err = "sipd: bad value 'mysql://x' for --db (sqlite:PATH or postgresql://...)\n" },
 	{ .name = "db empty path", .args = { "--db", "sqlite:" }, .rc = CONFIG_USAGE_ERROR,
 	  .err = "for --db" },
+	/* The URL is kept as given: config_write must be able to write it
+	 * and a file read it back the same (found by fuzz_config). */
+	{ .name = "db control character", .args = { "--db", "sqlite:x.db\f" },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'sqlite:x.db\f' for --db (no control characters in the URL)\n" },
+	{ .name = "db tab", .args = { "--db", "sqlite:a\tb" },
+	  .rc = CONFIG_USAGE_ERROR, .err = "(no control characters in the URL)" },
+	{ .name = "db trailing space", .args = { "--db", "sqlite:x.db " },
+	  .rc = CONFIG_USAGE_ERROR,
+	  .err = "sipd: bad value 'sqlite:x.db ' for --db (no space at the end of the URL)\n" },
+	{ .name = "db inner space", .args = { "--db", "sqlite:my db" }, .rc = CONFIG_OK,
+	  .fields = { "server.db=sqlite:my db" } },
 	{ .name = "http off", .args = { "--http", "off" }, .rc = CONFIG_OK,
 	  .fields = { "server.http=off" } },
 	{ .name = "http v6", .args = { "--http", "[::1]:0" }, .rc = CONFIG_OK,
